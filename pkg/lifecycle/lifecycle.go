@@ -1,0 +1,135 @@
+// Package lifecycle runs a service's servers and background loops until a
+// signal or a failure, then stops them in reverse order within a deadline:
+// servers stop taking work, in-flight work drains, spans are flushed last.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// Unit is one long-running part of a service.
+type Unit struct {
+	Name string
+	// Run blocks until the unit stops. It may be nil for stop-only units
+	// (like flushing spans).
+	Run func() error
+	// Stop asks the unit to finish its work and return, within ctx.
+	Stop func(ctx context.Context) error
+}
+
+// Run starts every unit, waits for ctx to end or a unit to fail, then stops
+// the units in reverse order, sharing one timeout. It returns the first
+// failure and any stop errors.
+func Run(ctx context.Context, log *slog.Logger, timeout time.Duration, units ...Unit) error {
+	errc := make(chan error, len(units))
+	running := 0
+	for _, u := range units {
+		if u.Run == nil {
+			continue
+		}
+		running++
+		go func() {
+			err := u.Run()
+			if err != nil {
+				err = fmt.Errorf("%s: %w", u.Name, err)
+			}
+			errc <- err
+		}()
+	}
+
+	var first error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", context.Cause(ctx), "timeout", timeout)
+	case err := <-errc:
+		running--
+		first = err
+		if err != nil {
+			log.Error("stopping after failure", "err", err)
+		}
+	}
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	var errs []error
+	for i := len(units) - 1; i >= 0; i-- {
+		u := units[i]
+		if u.Stop == nil {
+			continue
+		}
+		start := time.Now()
+		if err := u.Stop(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", u.Name, err))
+			log.Warn("stop failed", "unit", u.Name, "err", err)
+			continue
+		}
+		log.Debug("stopped", "unit", u.Name, "took", time.Since(start))
+	}
+	for ; running > 0; running-- {
+		select {
+		case err := <-errc:
+			if err != nil && first == nil {
+				first = err
+			}
+		case <-sctx.Done():
+			errs = append(errs, errors.New("units still running at the shutdown deadline"))
+			running = 0
+		}
+	}
+	return errors.Join(append([]error{first}, errs...)...)
+}
+
+// Listen opens a TCP listener with an error that says what to do when the
+// address is taken.
+func Listen(addr, envName string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listen on %s: address already in use; stop whatever holds it or set %s to another address", addr, envName)
+		}
+		return nil, fmt.Errorf("listen on %s (%s): %w", addr, envName, err)
+	}
+	return l, nil
+}
+
+// HTTP serves srv on l; Stop shuts it down gracefully.
+func HTTP(name string, srv *http.Server, l net.Listener) Unit {
+	return Unit{
+		Name: name,
+		Run: func() error {
+			if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+		Stop: srv.Shutdown,
+	}
+}
+
+// GRPC serves srv on l; Stop drains in-flight RPCs, or cuts them at the deadline.
+func GRPC(name string, srv *grpc.Server, l net.Listener) Unit {
+	return Unit{
+		Name: name,
+		Run:  func() error { return srv.Serve(l) },
+		Stop: func(ctx context.Context) error {
+			done := make(chan struct{})
+			go func() { srv.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				srv.Stop()
+				return fmt.Errorf("in-flight RPCs cut at deadline: %w", ctx.Err())
+			}
+		},
+	}
+}
