@@ -1,0 +1,3 @@
+module github.com/hidden-bottleneck/hidden-bottleneck/deploy/deploytest
+
+go 1.26.0
