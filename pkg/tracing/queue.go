@@ -24,8 +24,9 @@ type Stats struct {
 	Bridged uint64 `json:"bridged"`
 	// Malformed counts tracez spans dropped because their IDs were not valid W3C IDs.
 	Malformed uint64 `json:"malformed"`
-	// Dropped counts spans thrown away because the export queue was full
-	// (the collector is down or slower than the span rate).
+	// Dropped counts spans thrown away because a queue was full (the
+	// collector is down or slower than the span rate): the bridge's queue of
+	// finished tracez spans or the export queue behind it.
 	Dropped uint64 `json:"dropped"`
 	// Exported counts spans the exporter accepted.
 	Exported uint64 `json:"exported"`
