@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"net/http"
+	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
@@ -13,11 +14,17 @@ func (p *Provider) HTTPHandler(h http.Handler, skip func(*http.Request) bool) ht
 	opts := []otelhttp.Option{
 		otelhttp.WithTracerProvider(p.otelTP),
 		otelhttp.WithPropagators(p.prop),
+		// Named "METHOD route" once the mux has routed the request (otelhttp
+		// calls the formatter again then); the path until then.
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			route := r.URL.Path
 			if r.Pattern != "" {
-				return r.Pattern
+				route = r.Pattern
+				if _, after, ok := strings.Cut(route, " "); ok {
+					route = after
+				}
 			}
-			return r.Method + " " + r.URL.Path
+			return r.Method + " " + route
 		}),
 	}
 	if skip != nil {
