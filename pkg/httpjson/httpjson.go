@@ -34,7 +34,7 @@ func Decode(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if limit <= 0 {
 		limit = MaxBody
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+	if ct := r.Header.Get("Content-Type"); !jsonContentType(ct) {
 		return &Error{Status: http.StatusUnsupportedMediaType, Message: fmt.Sprintf("Content-Type %q: want application/json", ct)}
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
@@ -50,6 +50,16 @@ func Decode(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 		return BadRequest("body must hold a single JSON object")
 	}
 	return nil
+}
+
+// jsonContentType accepts JSON types, none at all, and curl's default for
+// -d (application/x-www-form-urlencoded), so `curl -d '{...}'` works as
+// people type it; the body is parsed as JSON either way.
+func jsonContentType(ct string) bool {
+	mt, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(ct)), ";")
+	mt = strings.TrimSpace(mt)
+	return mt == "" || mt == "application/json" || mt == "application/x-www-form-urlencoded" ||
+		(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
 func decodeError(err error, limit int64) error {

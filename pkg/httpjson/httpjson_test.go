@@ -27,6 +27,9 @@ func TestDecode(t *testing.T) {
 		{"two objects", `{"workers":1}{"workers":2}`, "", 400, "single JSON object"},
 		{"too big", `{"mode":"` + strings.Repeat("a", MaxBody) + `"}`, "", 413, "larger than"},
 		{"content type", `{}`, "text/plain", 415, "Content-Type"},
+		{"curl -d default type", `{"workers":4}`, "application/x-www-form-urlencoded", 0, ""},
+		{"merge patch type", `{"workers":4}`, "application/merge-patch+json", 0, ""},
+		{"json with charset", `{"workers":4}`, "application/json; charset=utf-8", 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
