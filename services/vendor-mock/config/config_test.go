@@ -1,0 +1,76 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func lookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load(lookup(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		HTTPAddr:        ":8082",
+		FaultPreset:     "degraded",
+		FaultSeed:       0,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 10 * time.Second,
+	}
+	if cfg != want {
+		t.Errorf("defaults = %+v, want %+v", cfg, want)
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	cfg, err := Load(lookup(map[string]string{
+		"HTTP_ADDR":        "127.0.0.1:9999",
+		"FAULT_PRESET":     "Outage",
+		"FAULT_SEED":       "42",
+		"LOG_LEVEL":        "debug",
+		"LOG_FORMAT":       "json",
+		"SHUTDOWN_TIMEOUT": "3s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{"127.0.0.1:9999", "outage", 42, "debug", "json", 3 * time.Second}
+	if cfg != want {
+		t.Errorf("Load = %+v, want %+v", cfg, want)
+	}
+}
+
+func TestLoadErrorsNameEveryBadVariable(t *testing.T) {
+	_, err := Load(lookup(map[string]string{
+		"FAULT_PRESET":     "chaos",
+		"FAULT_SEED":       "-1",
+		"LOG_LEVEL":        "loud",
+		"LOG_FORMAT":       "xml",
+		"SHUTDOWN_TIMEOUT": "soon",
+	}))
+	if err == nil {
+		t.Fatal("Load accepted bad values")
+	}
+	for _, name := range []string{"FAULT_PRESET", "FAULT_SEED", "LOG_LEVEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT"} {
+		if !strings.Contains(err.Error(), name+"=") {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "healthy, degraded, slow, flaky, outage") {
+		t.Errorf("FAULT_PRESET error should list the presets: %v", err)
+	}
+}
+
+func TestEnvNames(t *testing.T) {
+	want := []string{"FAULT_PRESET", "FAULT_SEED", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL", "SHUTDOWN_TIMEOUT"}
+	if got := EnvNames(); !slices.Equal(got, want) {
+		t.Errorf("EnvNames = %v, want %v", got, want)
+	}
+}
