@@ -62,6 +62,8 @@ const (
 	ResultsBufferCap   = "results.buffer.cap"   // channel capacity (RESULTS_BUFFER)
 	ResultSendMode     = "result.send.mode"     // blocking | nonblocking
 	ResultsOverflowLen = "results.overflow.len" // non-blocking mode's overflow buffer
+	ResultSendFallback = "result.send.fallback" // true: a non-blocking send blocked because the overflow was full
+	ResultsLane        = "results.lane"         // fast | slow with priority lanes on, else shared
 
 	ChannelWaitMS    = "results.channel_wait_ms" // result.deliver: time the result sat in the channel
 	DeliveryAttempts = "delivery.attempts"
@@ -94,5 +96,6 @@ const (
 	SendBlockMS    = "job.send_block_ms"
 	EndToEndMS     = "job.end_to_end_ms" // submitted → handled by the consumer
 	ResultOK       = "result.ok"
+	ResultError    = "result.error" // why the job failed (the consumer itself did fine, so no error status)
 	ConsumerWaitMS = "consumer.wait_ms"
 )

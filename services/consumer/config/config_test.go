@@ -1,0 +1,73 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func lookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestDefaultsShowTheBug(t *testing.T) {
+	c, err := Load(lookup(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ProcessDelay != 50*time.Millisecond || c.Concurrency != 1 {
+		t.Errorf("bug knobs: got delay %v concurrency %d, want 50ms and 1 (the incident's slow serial consumer)", c.ProcessDelay, c.Concurrency)
+	}
+	want := Config{GRPCAddr: ":9091", HTTPAddr: ":8083", ProcessDelay: 50 * time.Millisecond, Concurrency: 1,
+		DedupCapacity: 100000, LogLevel: "info", LogFormat: "text", ShutdownTimeout: 10 * time.Second}
+	if c != want {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadReadsEveryVariable(t *testing.T) {
+	c, err := Load(lookup(map[string]string{
+		"GRPC_ADDR": "127.0.0.1:1", "HTTP_ADDR": "127.0.0.1:2", "PROCESS_DELAY": "0",
+		"CONCURRENCY": "8", "DEDUP_CAPACITY": "10", "LOG_LEVEL": "debug", "LOG_FORMAT": "json",
+		"SHUTDOWN_TIMEOUT": "3s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", ProcessDelay: 0, Concurrency: 8,
+		DedupCapacity: 10, LogLevel: "debug", LogFormat: "json", ShutdownTimeout: 3 * time.Second}
+	if c != want {
+		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestBadValuesAreNamed(t *testing.T) {
+	bad := map[string]string{
+		"PROCESS_DELAY":    "fast",
+		"CONCURRENCY":      "0",
+		"DEDUP_CAPACITY":   "-1",
+		"LOG_LEVEL":        "loud",
+		"LOG_FORMAT":       "xml",
+		"SHUTDOWN_TIMEOUT": "-1s",
+	}
+	_, err := Load(lookup(bad))
+	if err == nil {
+		t.Fatal("Load accepted bad values")
+	}
+	for name := range bad {
+		if !strings.Contains(err.Error(), name+"=") {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+	if _, err := Load(lookup(map[string]string{"CONCURRENCY": "65"})); err == nil {
+		t.Error("CONCURRENCY=65 accepted; the limit is 64")
+	}
+}
+
+func TestEnvNames(t *testing.T) {
+	want := []string{"CONCURRENCY", "DEDUP_CAPACITY", "GRPC_ADDR", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL", "PROCESS_DELAY", "SHUTDOWN_TIMEOUT"}
+	if got := EnvNames(); !slices.Equal(got, want) {
+		t.Errorf("EnvNames() = %v, want %v", got, want)
+	}
+}

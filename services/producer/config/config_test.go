@@ -1,0 +1,99 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/scenario"
+)
+
+func lookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestDefaultsShowTheBug(t *testing.T) {
+	c, err := Load(lookup(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Scenario != "checkout" || c.CheckoutEvery != 20*time.Second || c.CheckoutTimeout != 10*time.Second {
+		t.Errorf("bug knobs: scenario %s every %v timeout %v; want the checkout burst every 20s, judged at 10s",
+			c.Scenario, c.CheckoutEvery, c.CheckoutTimeout)
+	}
+	if c.HTTPAddr != ":8080" || c.WorkersAddr != "localhost:9090" || c.ConsumerAddr != "localhost:9091" {
+		t.Errorf("addresses %s %s %s", c.HTTPAddr, c.WorkersAddr, c.ConsumerAddr)
+	}
+	if c.SteadyRate != 10 || c.SteadyMix.String() != "cache-read=60,database=20,vendor-api=20" || c.SteadyDuration != 0 {
+		t.Errorf("steady defaults: rate %v mix %s duration %v", c.SteadyRate, c.SteadyMix, c.SteadyDuration)
+	}
+	if c.LogLevel != "info" || c.LogFormat != "text" || c.ShutdownTimeout != 10*time.Second {
+		t.Errorf("common defaults: %s %s %v", c.LogLevel, c.LogFormat, c.ShutdownTimeout)
+	}
+	if err := c.Load().Validate(); err != nil {
+		t.Errorf("default load is invalid: %v", err)
+	}
+}
+
+func TestLoadReadsEveryVariable(t *testing.T) {
+	c, err := Load(lookup(map[string]string{
+		"HTTP_ADDR": "127.0.0.1:1", "WORKERS_ADDR": "w:1", "CONSUMER_ADDR": "c:1", "SCENARIO": "steady",
+		"CHECKOUT_EVERY": "0", "CHECKOUT_TIMEOUT": "2s", "STEADY_RATE": "250.5", "STEADY_MIX": "cache-read=1, vendor-api=3",
+		"STEADY_DURATION": "1m", "LOG_LEVEL": "debug", "LOG_FORMAT": "json", "SHUTDOWN_TIMEOUT": "1s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:1" || c.WorkersAddr != "w:1" || c.ConsumerAddr != "c:1" || c.Scenario != "steady" ||
+		c.CheckoutEvery != 0 || c.CheckoutTimeout != 2*time.Second || c.SteadyRate != 250.5 ||
+		c.SteadyMix.String() != "cache-read=1,vendor-api=3" || c.SteadyDuration != time.Minute ||
+		c.LogLevel != "debug" || c.LogFormat != "json" || c.ShutdownTimeout != time.Second {
+		t.Errorf("got %+v", c)
+	}
+}
+
+func TestBadValuesAreNamed(t *testing.T) {
+	bad := map[string]string{
+		"SCENARIO":         "chaos",
+		"CHECKOUT_EVERY":   "-1s",
+		"CHECKOUT_TIMEOUT": "0",
+		"STEADY_RATE":      "5001",
+		"STEADY_MIX":       "cache-read=60,blockchain=40",
+		"STEADY_DURATION":  "forever",
+		"LOG_LEVEL":        "loud",
+		"LOG_FORMAT":       "xml",
+		"SHUTDOWN_TIMEOUT": "x",
+	}
+	_, err := Load(lookup(bad))
+	if err == nil {
+		t.Fatal("Load accepted bad values")
+	}
+	for name := range bad {
+		if !strings.Contains(err.Error(), name+"=") {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}
+
+func TestSteadyMixIsStrict(t *testing.T) {
+	for _, mix := range []string{
+		"cache-read", "cache-read=", "cache-read=x", "cache-read=-1,database=2", "cache-read=0,database=0",
+		"cache-read=1,cache-read=2", "Cache-Read=1", "cache-read=1,,database=1", "cache-read=NaN", "cache-read=Inf",
+	} {
+		if _, err := Load(lookup(map[string]string{"STEADY_MIX": mix})); err == nil || !strings.Contains(err.Error(), "STEADY_MIX") {
+			t.Errorf("STEADY_MIX=%q: err %v, want one naming STEADY_MIX", mix, err)
+		}
+	}
+	if _, err := scenario.ParseMix("vendor-api=1"); err != nil {
+		t.Errorf("a single type is a valid mix: %v", err)
+	}
+}
+
+func TestEnvNames(t *testing.T) {
+	want := []string{"CHECKOUT_EVERY", "CHECKOUT_TIMEOUT", "CONSUMER_ADDR", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL",
+		"SCENARIO", "SHUTDOWN_TIMEOUT", "STEADY_DURATION", "STEADY_MIX", "STEADY_RATE", "WORKERS_ADDR"}
+	if got := EnvNames(); !slices.Equal(got, want) {
+		t.Errorf("EnvNames() = %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,85 @@
+// Package app wires the producer together: tracing, logging, the clients of
+// the worker pool and the consumer, the load generator and the HTTP server.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/healthcheck"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/lifecycle"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/config"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/consumer"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/scenario"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/server"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/workers"
+)
+
+// Run generates load until ctx ends (SIGTERM), then stops generating,
+// finishes the submissions in flight and flushes spans last.
+func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
+	log, err := logging.New(logOut, logging.Options{Service: "producer", Level: cfg.LogLevel, Format: cfg.LogFormat})
+	if err != nil {
+		return err
+	}
+	tp, err := tracing.Setup(ctx, tracing.Options{ServiceName: "producer"})
+	if err != nil {
+		return fmt.Errorf("set up tracing: %w", err)
+	}
+	flush := lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown}
+
+	wc, err := workers.New(cfg.WorkersAddr, tp)
+	if err != nil {
+		_ = tp.Shutdown(ctx)
+		return err
+	}
+	cc, err := consumer.New(cfg.ConsumerAddr)
+	if err != nil {
+		_ = wc.Close()
+		_ = tp.Shutdown(ctx)
+		return err
+	}
+	clients := lifecycle.Unit{Name: "clients", Stop: func(context.Context) error {
+		return errors.Join(wc.Close(), cc.Close())
+	}}
+
+	runner := scenario.NewRunner(scenario.Options{
+		Workers: wc, Consumer: cc, Log: log, Control: scenario.NewControl(cfg.Load()),
+	})
+	genCtx, stopGen := context.WithCancel(context.WithoutCancel(ctx))
+	generator := lifecycle.Unit{
+		Name: "generator",
+		Run:  func() error { return runner.Run(genCtx) },
+		Stop: func(ctx context.Context) error { stopGen(); return runner.Drain(ctx) },
+	}
+
+	hl, err := lifecycle.Listen(cfg.HTTPAddr, "HTTP_ADDR")
+	if err != nil {
+		stopGen()
+		_ = clients.Stop(ctx)
+		_ = tp.Shutdown(ctx)
+		return err
+	}
+	httpSrv := &http.Server{Handler: server.New(runner, tp, log).Handler(), ReadHeaderTimeout: 5 * time.Second}
+
+	log.Info("producer started", "http", hl.Addr().String(), "workers", cfg.WorkersAddr, "consumer", cfg.ConsumerAddr,
+		"scenario", cfg.Scenario, "tracing", tp.Enabled())
+	// Stopped in reverse: HTTP (admin bursts finish), generator (in-flight
+	// submissions finish), connections, then spans.
+	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout, flush, clients, generator, lifecycle.HTTP("http", httpSrv, hl))
+}
+
+// Probe checks a running producer's /healthz (the -healthcheck flag).
+func Probe(ctx context.Context, httpAddr string) error {
+	url, err := healthcheck.URL(httpAddr)
+	if err != nil {
+		return err
+	}
+	return healthcheck.Probe(ctx, url, 2*time.Second)
+}

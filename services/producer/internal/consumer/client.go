@@ -1,0 +1,88 @@
+// Package consumer is the producer's client of the result consumer: it asks
+// which jobs were handled, to say when a checkout burst completed.
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+)
+
+// MaxIDsPerCall is the consumer's limit per Status call.
+const MaxIDsPerCall = 1000
+
+// Client polls jobs.v1.ResultSink/Status. It is deliberately not traced:
+// polling every 100 ms would bury the jobs' traces.
+type Client struct {
+	conn *grpc.ClientConn
+	sink jobsv1.ResultSinkClient
+}
+
+// New returns a client of the consumer at addr; it connects lazily.
+func New(addr string) (*Client, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("consumer client for %s: %w", addr, err)
+	}
+	return &Client{conn: conn, sink: jobsv1.NewResultSinkClient(conn)}, nil
+}
+
+// Close releases the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Status asks about ids, in calls of at most MaxIDsPerCall.
+func (c *Client) Status(ctx context.Context, ids []string) ([]*jobsv1.JobStatus, error) {
+	out := make([]*jobsv1.JobStatus, 0, len(ids))
+	for start := 0; start < len(ids); start += MaxIDsPerCall {
+		resp, err := c.sink.Status(ctx, &jobsv1.StatusRequest{JobIds: ids[start:min(start+MaxIDsPerCall, len(ids))]})
+		if err != nil {
+			return out, fmt.Errorf("consumer status: %w", err)
+		}
+		out = append(out, resp.GetJobs()...)
+	}
+	return out, nil
+}
+
+// AwaitDone polls Status every interval until every one of ids is done or
+// ctx ends, and returns the last status learned for each ID. A failed poll
+// is retried at the next interval; the error returned when ctx ends says
+// what the last one was.
+func (c *Client) AwaitDone(ctx context.Context, ids []string, every time.Duration) (map[string]*jobsv1.JobStatus, error) {
+	known := make(map[string]*jobsv1.JobStatus, len(ids))
+	pending := append([]string(nil), ids...)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var lastErr error
+	for {
+		got, err := c.Status(ctx, pending)
+		if err != nil {
+			lastErr = err
+		}
+		for _, st := range got {
+			known[st.GetJobId()] = st
+		}
+		still := pending[:0]
+		for _, id := range pending {
+			if !known[id].GetDone() {
+				still = append(still, id)
+			}
+		}
+		pending = still
+		if len(pending) == 0 {
+			return known, nil
+		}
+		select {
+		case <-ctx.Done():
+			if lastErr != nil {
+				return known, fmt.Errorf("%d jobs not done: %w (last poll: %v)", len(pending), ctx.Err(), lastErr)
+			}
+			return known, fmt.Errorf("%d jobs not done: %w", len(pending), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}

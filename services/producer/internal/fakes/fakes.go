@@ -1,0 +1,133 @@
+// Package fakes holds test doubles of the worker pool and the consumer,
+// served over real loopback gRPC so the producer's clients are tested as
+// they run.
+package fakes
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+)
+
+// Pool is a fake jobs.v1.WorkerPool that records what it was sent.
+type Pool struct {
+	jobsv1.UnimplementedWorkerPoolServer
+
+	mu   sync.Mutex
+	jobs []*jobsv1.Job
+	// Refuse, when set, decides per job whether Submit fails.
+	refuse func(*jobsv1.Job) error
+	// accepted is called for every accepted job (e.g. to complete it in a Sink).
+	accepted func(*jobsv1.Job)
+}
+
+// SetRefuse sets the function that makes Submit fail for some jobs.
+func (p *Pool) SetRefuse(f func(*jobsv1.Job) error) {
+	p.mu.Lock()
+	p.refuse = f
+	p.mu.Unlock()
+}
+
+// OnAccept sets what happens to each accepted job.
+func (p *Pool) OnAccept(f func(*jobsv1.Job)) {
+	p.mu.Lock()
+	p.accepted = f
+	p.mu.Unlock()
+}
+
+// Submit implements jobs.v1.WorkerPool.
+func (p *Pool) Submit(_ context.Context, req *jobsv1.SubmitRequest) (*jobsv1.SubmitResponse, error) {
+	p.mu.Lock()
+	refuse, accepted := p.refuse, p.accepted
+	p.mu.Unlock()
+	if refuse != nil {
+		if err := refuse(req.GetJob()); err != nil {
+			return nil, err
+		}
+	}
+	p.mu.Lock()
+	p.jobs = append(p.jobs, proto.Clone(req.GetJob()).(*jobsv1.Job))
+	p.mu.Unlock()
+	if accepted != nil {
+		accepted(req.GetJob())
+	}
+	return &jobsv1.SubmitResponse{}, nil
+}
+
+// Jobs returns the accepted jobs in arrival order.
+func (p *Pool) Jobs() []*jobsv1.Job {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*jobsv1.Job(nil), p.jobs...)
+}
+
+// Sink is a fake jobs.v1.ResultSink whose Status reports the jobs Complete
+// was called for.
+type Sink struct {
+	jobsv1.UnimplementedResultSinkServer
+
+	mu    sync.Mutex
+	done  map[string]time.Time
+	polls int
+}
+
+// Complete marks id as handled now.
+func (s *Sink) Complete(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = map[string]time.Time{}
+	}
+	s.done[id] = time.Now()
+}
+
+// Polls counts Status calls.
+func (s *Sink) Polls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polls
+}
+
+// Status implements jobs.v1.ResultSink.
+func (s *Sink) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.StatusResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.polls++
+	resp := &jobsv1.StatusResponse{}
+	for _, id := range req.GetJobIds() {
+		js := &jobsv1.JobStatus{JobId: id}
+		if at, ok := s.done[id]; ok {
+			js.Done, js.Ok, js.CompletedAt = true, true, timestamppb.New(at)
+		}
+		resp.Jobs = append(resp.Jobs, js)
+	}
+	return resp, nil
+}
+
+// Serve starts a gRPC server on a loopback port with the given services
+// registered and returns its address; it stops when the test ends.
+func Serve(t testing.TB, pool *Pool, sink *Sink) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	if pool != nil {
+		jobsv1.RegisterWorkerPoolServer(g, pool)
+	}
+	if sink != nil {
+		jobsv1.RegisterResultSinkServer(g, sink)
+	}
+	go func() { _ = g.Serve(l) }()
+	t.Cleanup(g.Stop)
+	return l.Addr().String()
+}

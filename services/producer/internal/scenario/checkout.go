@@ -1,0 +1,231 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
+)
+
+// BurstJob is one job of a checkout burst, as the report shows it.
+type BurstJob struct {
+	ID       string `json:"id"`
+	Sequence int    `json:"sequence"`
+	Type     string `json:"type"`
+	Target   string `json:"target"`
+	TraceID  string `json:"trace_id,omitempty"`
+	// Submitted is false when the worker pool refused the job.
+	Submitted  bool    `json:"submitted"`
+	Error      string  `json:"error,omitempty"`
+	Done       bool    `json:"done"`
+	OK         bool    `json:"ok"`
+	EndToEndMS float64 `json:"end_to_end_ms,omitempty"`
+
+	fast        bool
+	submittedAt time.Time
+}
+
+// BurstReport is the outcome of one checkout burst.
+type BurstReport struct {
+	Batch      string     `json:"batch"`
+	Jobs       []BurstJob `json:"jobs"`
+	Completed  int        `json:"completed"`
+	Total      int        `json:"total"`
+	DurationMS float64    `json:"duration_ms"`
+	TimedOut   bool       `json:"timed_out"`
+	// NotSubmitted counts jobs the worker pool refused (queue full, down).
+	NotSubmitted int `json:"not_submitted"`
+	// Summary is the line printed for the burst.
+	Summary string `json:"summary"`
+	// SlowestFast is the line about the slowest fast job, if any completed.
+	SlowestFast string `json:"slowest_fast,omitempty"`
+}
+
+// Checkout runs one checkout burst: it submits the 20 jobs in order, one
+// log line each, then asks the consumer until all are done or timeout
+// passes, and logs the outcome ("all 20 jobs completed in 2.41s" or a
+// TIMEOUT line) and the slowest fast job. Ending ctx stops submitting and
+// waiting; a submission already started is finished.
+func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstReport {
+	batch := fmt.Sprintf("%08x", rand.Uint32())
+	start := r.now()
+	specs := Checkout()
+	rep := BurstReport{Batch: batch, Total: len(specs), Jobs: make([]BurstJob, 0, len(specs))}
+	r.counts.burstStarted()
+	r.log.InfoContext(ctx, "checkout "+batch+": submitting "+fmt.Sprint(len(specs))+" jobs", "batch", batch)
+
+	var ids []string
+	for i, s := range specs {
+		if ctx.Err() != nil {
+			break
+		}
+		job := &jobsv1.Job{
+			Id: fmt.Sprintf("checkout-%s-%02d", batch, i+1), Type: s.Type, Target: s.Target, Priority: s.Priority,
+			Scenario: NameCheckout, Sequence: uint32(i + 1), Batch: batch,
+		}
+		bj := BurstJob{ID: job.GetId(), Sequence: i + 1, Type: jobs.TypeName(s.Type), Target: s.Target,
+			fast: jobs.IsFast(s.Type), submittedAt: r.now()}
+		traceID, err := r.submit(context.WithoutCancel(ctx), job, slog.LevelInfo)
+		bj.TraceID = traceID
+		if err != nil {
+			bj.Error = err.Error()
+			rep.NotSubmitted++
+		} else {
+			bj.Submitted = true
+			ids = append(ids, job.GetId())
+		}
+		rep.Jobs = append(rep.Jobs, bj)
+	}
+	rep.NotSubmitted += len(specs) - len(rep.Jobs) // stopped before submitting them
+
+	// The timeout counts from the first submission.
+	wctx, cancel := context.WithTimeout(ctx, timeout-r.now().Sub(start))
+	defer cancel()
+	var statuses map[string]*jobsv1.JobStatus
+	var waitErr error
+	if len(ids) > 0 {
+		statuses, waitErr = r.consumer.AwaitDone(wctx, ids, r.pollEvery)
+	}
+
+	last := start
+	for i := range rep.Jobs {
+		j := &rep.Jobs[i]
+		st := statuses[j.ID]
+		if !st.GetDone() {
+			continue
+		}
+		j.Done, j.OK = true, st.GetOk()
+		rep.Completed++
+		if at := st.GetCompletedAt().AsTime(); st.GetCompletedAt() != nil {
+			j.EndToEndMS = millis(at.Sub(j.submittedAt))
+			last = maxTime(last, at)
+		}
+	}
+	pending := len(ids) - countDone(rep.Jobs)
+	rep.TimedOut = pending > 0 && wctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+	elapsed := last.Sub(start)
+	if pending > 0 || rep.Completed == 0 {
+		elapsed = r.now().Sub(start)
+	}
+	rep.DurationMS = millis(elapsed)
+
+	rep.Summary = r.summarize(&rep, elapsed, timeout, ctx.Err() != nil)
+	slowest, sj := slowestFast(&rep)
+	rep.SlowestFast = slowest
+	attrs := []any{"batch", batch, "completed", rep.Completed, "total", rep.Total, "duration", round(elapsed)}
+	switch {
+	case rep.Completed == rep.Total:
+		r.counts.burstEnded(rep, burstCompleted)
+		r.log.InfoContext(ctx, rep.Summary, attrs...)
+	case rep.TimedOut:
+		r.counts.burstEnded(rep, burstTimedOut)
+		r.log.WarnContext(ctx, rep.Summary, attrs...)
+	default:
+		r.counts.burstEnded(rep, burstIncomplete)
+		if waitErr != nil && ctx.Err() == nil {
+			attrs = append(attrs, "err", waitErr)
+		}
+		r.log.WarnContext(ctx, rep.Summary, attrs...)
+	}
+	if sj != nil {
+		r.log.InfoContext(ctx, slowest, "batch", batch, "job.id", sj.ID, "end_to_end", round(ms(sj.EndToEndMS)), "trace_id", sj.TraceID)
+	}
+	return rep
+}
+
+func (r *Runner) summarize(rep *BurstReport, elapsed, timeout time.Duration, stopped bool) string {
+	head := "checkout " + rep.Batch + ": "
+	switch {
+	case rep.Completed == rep.Total:
+		return fmt.Sprintf("%sall %d jobs completed in %s", head, rep.Total, round(elapsed))
+	case rep.TimedOut:
+		return fmt.Sprintf("%sTIMEOUT after %s: %d of %d jobs completed; missing %s", head, timeout, rep.Completed, rep.Total, missing(rep))
+	case stopped:
+		return fmt.Sprintf("%sstopped after %s: %d of %d jobs completed", head, round(elapsed), rep.Completed, rep.Total)
+	default:
+		return fmt.Sprintf("%s%d of %d jobs completed in %s; missing %s", head, rep.Completed, rep.Total, round(elapsed), missing(rep))
+	}
+}
+
+// missing names the jobs not done — "checkout-…-04 (vendor-api
+// /v1/payment/authorize)" — and counts those the pool refused, naming the
+// first few.
+func missing(rep *BurstReport) string {
+	const named = 5
+	var parts, refused []string
+	for _, j := range rep.Jobs {
+		switch {
+		case j.Done:
+		case j.Submitted:
+			parts = append(parts, fmt.Sprintf("%s (%s %s)", j.ID, j.Type, j.Target))
+		default:
+			refused = append(refused, j.ID)
+		}
+	}
+	if len(refused) > 0 {
+		count, more := len(refused), ""
+		if count > named {
+			refused, more = refused[:named], ", …"
+		}
+		parts = append(parts, fmt.Sprintf("%d not accepted by the worker pool (%s%s)", count, strings.Join(refused, ", "), more))
+	}
+	if n := rep.Total - len(rep.Jobs); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d not submitted", n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// slowestFast describes the fast job that took longest end to end: in the
+// incident, a 2 ms cache read that waited seconds behind vendor calls.
+func slowestFast(rep *BurstReport) (string, *BurstJob) {
+	var worst *BurstJob
+	for i := range rep.Jobs {
+		j := &rep.Jobs[i]
+		if j.fast && j.Done && (worst == nil || j.EndToEndMS > worst.EndToEndMS) {
+			worst = j
+		}
+	}
+	if worst == nil {
+		return "", nil
+	}
+	line := fmt.Sprintf("checkout %s: slowest fast job %s (#%d %s %s) took %s end to end",
+		rep.Batch, worst.ID, worst.Sequence, worst.Type, worst.Target, round(ms(worst.EndToEndMS)))
+	if worst.TraceID != "" {
+		line += "; trace " + worst.TraceID
+	}
+	return line, worst
+}
+
+func countDone(js []BurstJob) int {
+	n := 0
+	for _, j := range js {
+		if j.Done {
+			n++
+		}
+	}
+	return n
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+
+// round shortens a duration for a log line: 2.41s, 350ms.
+func round(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}

@@ -1,0 +1,295 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
+)
+
+// Submitter sends one job to the worker pool as the root of the job's trace
+// and returns the trace ID ("" when tracing is off).
+type Submitter interface {
+	Submit(ctx context.Context, job *jobsv1.Job) (traceID string, err error)
+}
+
+// Tracker asks the consumer which jobs it handled: it polls every interval
+// until all of ids are done or ctx ends, and returns what it last learned.
+type Tracker interface {
+	AwaitDone(ctx context.Context, ids []string, every time.Duration) (map[string]*jobsv1.JobStatus, error)
+}
+
+// Options build a Runner.
+type Options struct {
+	Workers  Submitter
+	Consumer Tracker
+	Log      *slog.Logger
+	Control  *Control
+	// PollEvery is how often a burst asks the consumer (default 100ms).
+	PollEvery time.Duration
+	// Seed seeds steady load's choices (0 = random).
+	Seed uint64
+	// Now and NewTicker are the clock (nil = the real one); tests drive
+	// steady load with fakes.
+	Now       func() time.Time
+	NewTicker func(d time.Duration) (<-chan time.Time, func())
+}
+
+const (
+	defaultPollEvery = 100 * time.Millisecond
+	// steadyTick is how often steady load checks what is due; the Pacer
+	// sends several jobs per tick at high rates.
+	steadyTick = 10 * time.Millisecond
+	// maxInFlight bounds concurrent steady submissions: when the worker
+	// pool pushes back, jobs are skipped instead of piling up goroutines.
+	maxInFlight = 256
+)
+
+// Runner generates the load its Control says, submits jobs and counts what
+// happened. Checkout may also be called directly (POST /admin/checkout),
+// concurrently with Run: every burst has its own batch.
+type Runner struct {
+	workers   Submitter
+	consumer  Tracker
+	log       *slog.Logger
+	control   *Control
+	pollEvery time.Duration
+	now       func() time.Time
+	newTicker func(time.Duration) (<-chan time.Time, func())
+	seed      uint64
+	runID     string
+
+	steadySeq atomic.Uint64
+	inFlight  chan struct{}
+	wg        sync.WaitGroup // steady submissions in flight
+	counts    counters
+}
+
+// NewRunner returns a runner; Options.Workers, Consumer and Control are required.
+func NewRunner(o Options) *Runner {
+	r := &Runner{
+		workers:   o.Workers,
+		consumer:  o.Consumer,
+		log:       o.Log,
+		control:   o.Control,
+		pollEvery: o.PollEvery,
+		now:       o.Now,
+		newTicker: o.NewTicker,
+		seed:      o.Seed,
+		runID:     fmt.Sprintf("%08x", rand.Uint32()),
+		inFlight:  make(chan struct{}, maxInFlight),
+	}
+	r.counts.init()
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.pollEvery <= 0 {
+		r.pollEvery = defaultPollEvery
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.newTicker == nil {
+		r.newTicker = func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		}
+	}
+	if r.seed == 0 {
+		r.seed = rand.Uint64()
+	}
+	return r
+}
+
+// Control is the load the runner follows.
+func (r *Runner) Control() *Control { return r.control }
+
+// submit sends one job, counts the outcome and logs it. A refused job (the
+// queue is full, the pool is down) is counted, never fatal.
+func (r *Runner) submit(ctx context.Context, job *jobsv1.Job, level slog.Level) (string, error) {
+	typ := jobs.TypeName(job.GetType())
+	traceID, err := r.workers.Submit(ctx, job)
+	attrs := []any{spans.JobID, job.GetId(), "seq", job.GetSequence(), "type", typ, "target", job.GetTarget()}
+	if traceID != "" {
+		attrs = append(attrs, "trace_id", traceID)
+	}
+	if err != nil {
+		code := status.Code(err)
+		if code == codes.ResourceExhausted {
+			r.counts.add(&r.counts.rejected, typ)
+		} else {
+			r.counts.add(&r.counts.failed, typ)
+		}
+		r.log.WarnContext(ctx, "submit failed", append(attrs, "code", code.String(), "err", err)...)
+		return traceID, err
+	}
+	r.counts.add(&r.counts.submitted, typ)
+	r.log.Log(ctx, level, "submitted", attrs...)
+	return traceID, nil
+}
+
+// Drain waits for in-flight submissions, until ctx ends.
+func (r *Runner) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("steady submissions still in flight: %w", ctx.Err())
+	}
+}
+
+// Run generates load until ctx ends, following Control: switching scenario
+// at run time stops one and starts the other.
+func (r *Runner) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		load, changed := r.control.Get()
+		r.log.Info("scenario", "name", load.Scenario, "rate", load.Rate, "mix", load.Mix.String(),
+			"checkout_every", load.CheckoutEvery, "checkout_timeout", load.CheckoutTimeout)
+		switch load.Scenario {
+		case NameCheckout:
+			r.runCheckouts(ctx)
+		case NameSteady:
+			r.runSteady(ctx)
+		default:
+			select {
+			case <-ctx.Done():
+			case <-changed:
+			}
+		}
+	}
+	return nil
+}
+
+// runCheckouts runs a burst now and then every CheckoutEvery, until the
+// scenario changes or ctx ends. CheckoutEvery 0 runs one burst.
+func (r *Runner) runCheckouts(ctx context.Context) {
+	var last time.Time
+	ran := false
+	for {
+		load, changed := r.control.Get()
+		if load.Scenario != NameCheckout {
+			return
+		}
+		if !ran || (load.CheckoutEvery > 0 && !r.now().Before(last.Add(load.CheckoutEvery))) {
+			last, ran = r.now(), true
+			r.Checkout(ctx, load.CheckoutTimeout)
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		var (
+			next  <-chan time.Time
+			timer *time.Timer
+		)
+		if load.CheckoutEvery > 0 {
+			timer = time.NewTimer(last.Add(load.CheckoutEvery).Sub(r.now()))
+			next = timer.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		case <-next:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// runSteady submits jobs at the load's rate and mix until the scenario
+// changes or ctx ends; rate and mix changes apply at once. STEADY_DURATION
+// counts from the start of the scenario or from a change of the duration.
+func (r *Runner) runSteady(ctx context.Context) {
+	load, changed := r.control.Get()
+	start := r.now()
+	pacer := NewPacer(start, load.Rate)
+	gen := NewGenerator(r.seed+r.steadySeq.Load(), load.Mix)
+	ticks, stop := r.newTicker(steadyTick)
+	defer stop()
+	finished := false
+
+	// follow applies the current load; false means steady load is over.
+	follow := func() bool {
+		next, nc := r.control.Get()
+		if next.Scenario != NameSteady {
+			return false
+		}
+		now := r.now()
+		pacer.SetRate(now, next.Rate)
+		gen.SetMix(next.Mix)
+		if next.SteadyDuration != load.SteadyDuration {
+			start, finished = now, false
+		}
+		load, changed = next, nc
+		return true
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+			if !follow() {
+				return
+			}
+		case now := <-ticks:
+			// A change made before this tick applies to it.
+			select {
+			case <-changed:
+				if !follow() {
+					return
+				}
+			default:
+			}
+			if load.SteadyDuration > 0 && now.Sub(start) >= load.SteadyDuration {
+				if !finished {
+					finished = true
+					r.log.Info("steady load finished", "duration", load.SteadyDuration, "generated", r.steadySeq.Load())
+				}
+				continue
+			}
+			behind := pacer.Skipped()
+			for range pacer.Due(now) {
+				r.launch(ctx, gen.Next())
+			}
+			r.counts.paceSkipped.Add(pacer.Skipped() - behind)
+		}
+	}
+}
+
+// launch submits one steady job without waiting for it.
+func (r *Runner) launch(ctx context.Context, spec Spec) {
+	n := r.steadySeq.Add(1)
+	job := &jobsv1.Job{
+		Id: fmt.Sprintf("steady-%s-%d", r.runID, n), Type: spec.Type, Target: spec.Target,
+		Priority: spec.Priority, Scenario: NameSteady, Sequence: uint32(n),
+	}
+	select {
+	case r.inFlight <- struct{}{}:
+	default:
+		r.counts.backlogSkipped.Add(1)
+		return
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer func() { <-r.inFlight }()
+		// Stopping the generator must not cut a submission already started.
+		_, _ = r.submit(context.WithoutCancel(ctx), job, slog.LevelDebug)
+	}()
+}

@@ -1,0 +1,305 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/consumer"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/fakes"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/workers"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type rig struct {
+	runner *Runner
+	pool   *fakes.Pool
+	sink   *fakes.Sink
+	logs   *syncBuffer
+}
+
+// newRig wires a runner to a fake pool and a fake consumer over loopback
+// gRPC, through the producer's real clients. By default every accepted job
+// completes at once.
+func newRig(t *testing.T, load Load, o Options) *rig {
+	t.Helper()
+	tp, err := tracing.Setup(context.Background(), tracing.Options{ServiceName: "producer", Exporter: tracetest.NewInMemoryExporter()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	pool, sink := &fakes.Pool{}, &fakes.Sink{}
+	pool.OnAccept(func(j *jobsv1.Job) { sink.Complete(j.GetId()) })
+	addr := fakes.Serve(t, pool, sink)
+	wc, err := workers.New(addr, tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := consumer.New(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = wc.Close(); _ = cc.Close() })
+	logs := &syncBuffer{}
+	log, _ := logging.New(logs, logging.Options{Service: "producer", Level: "debug"})
+	if load.CheckoutTimeout == 0 {
+		load.CheckoutTimeout = 5 * time.Second
+	}
+	if load.Mix == nil {
+		load.Mix, _ = ParseMix(DefaultMix)
+	}
+	o.Workers, o.Consumer, o.Log, o.Control = wc, cc, log, NewControl(load)
+	if o.PollEvery == 0 {
+		o.PollEvery = time.Millisecond
+	}
+	return &rig{runner: NewRunner(o), pool: pool, sink: sink, logs: logs}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestCheckoutBurstCompletes(t *testing.T) {
+	r := newRig(t, Load{Scenario: NameIdle}, Options{})
+	rep := r.runner.Checkout(context.Background(), 5*time.Second)
+
+	if rep.Completed != 20 || rep.Total != 20 || rep.TimedOut || rep.NotSubmitted != 0 {
+		t.Fatalf("report: completed %d/%d timed out %v not submitted %d", rep.Completed, rep.Total, rep.TimedOut, rep.NotSubmitted)
+	}
+	if want := "checkout " + rep.Batch + ": all 20 jobs completed in "; !strings.HasPrefix(rep.Summary, want) {
+		t.Errorf("summary %q, want prefix %q", rep.Summary, want)
+	}
+	sent := r.pool.Jobs()
+	for i, s := range Checkout() {
+		j := sent[i]
+		if j.GetId() != fmt.Sprintf("checkout-%s-%02d", rep.Batch, i+1) || j.GetType() != s.Type || j.GetTarget() != s.Target ||
+			j.GetSequence() != uint32(i+1) || j.GetBatch() != rep.Batch || j.GetScenario() != "checkout" {
+			t.Errorf("job %d sent as %v", i+1, j)
+		}
+		if !rep.Jobs[i].Done || rep.Jobs[i].TraceID == "" {
+			t.Errorf("report job %d: %+v, want done with a trace ID", i+1, rep.Jobs[i])
+		}
+	}
+	logs := r.logs.String()
+	if n := len(regexp.MustCompile(`msg=submitted .*seq=\d+ type=\S+ target=\S+ trace_id=[0-9a-f]{32}`).FindAllString(logs, -1)); n != 20 {
+		t.Errorf("%d submission lines with seq, type, target and trace_id, want 20:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "all 20 jobs completed in") || !strings.Contains(logs, "slowest fast job checkout-"+rep.Batch) {
+		t.Errorf("logs lack the completion or slowest-fast-job line:\n%s", logs)
+	}
+	st := r.runner.Stats()
+	if st.Submitted["cache-read"] != 12 || st.Submitted["database"] != 4 || st.Submitted["vendor-api"] != 4 ||
+		st.Bursts.Run != 1 || st.Bursts.Completed != 1 || st.Bursts.Running != 0 || st.LastBurst == nil || st.LastBurst.Batch != rep.Batch {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestCheckoutBurstTimesOut(t *testing.T) {
+	r := newRig(t, Load{Scenario: NameIdle}, Options{})
+	r.pool.OnAccept(func(j *jobsv1.Job) {
+		if j.GetSequence() != 4 { // the payment call never comes back
+			r.sink.Complete(j.GetId())
+		}
+	})
+	rep := r.runner.Checkout(context.Background(), 150*time.Millisecond)
+	if !rep.TimedOut || rep.Completed != 19 || rep.Jobs[3].Done {
+		t.Fatalf("report: timed out %v completed %d, job 4 done %v", rep.TimedOut, rep.Completed, rep.Jobs[3].Done)
+	}
+	want := fmt.Sprintf("checkout %s: TIMEOUT after 150ms: 19 of 20 jobs completed; missing checkout-%s-04 (vendor-api /v1/payment/authorize)", rep.Batch, rep.Batch)
+	if rep.Summary != want {
+		t.Errorf("summary\n %q\nwant\n %q", rep.Summary, want)
+	}
+	if !strings.Contains(r.logs.String(), "level=WARN msg=\""+want) {
+		t.Errorf("no WARN TIMEOUT line in logs:\n%s", r.logs.String())
+	}
+	if st := r.runner.Stats(); st.Bursts.TimedOut != 1 || st.Bursts.Completed != 0 {
+		t.Errorf("bursts %+v", st.Bursts)
+	}
+}
+
+func TestRefusedSubmissionsAreCountedNotFatal(t *testing.T) {
+	r := newRig(t, Load{Scenario: NameIdle}, Options{})
+	r.pool.SetRefuse(func(j *jobsv1.Job) error {
+		switch j.GetType() {
+		case jobsv1.JobType_JOB_TYPE_VENDOR_API:
+			return status.Error(codes.ResourceExhausted, "queue full")
+		case jobsv1.JobType_JOB_TYPE_DATABASE:
+			if j.GetSequence() == 20 {
+				return status.Error(codes.Unavailable, "shutting down")
+			}
+		}
+		return nil
+	})
+	rep := r.runner.Checkout(context.Background(), 5*time.Second)
+	if rep.Completed != 15 || rep.NotSubmitted != 5 || rep.TimedOut {
+		t.Fatalf("report: completed %d not submitted %d timed out %v", rep.Completed, rep.NotSubmitted, rep.TimedOut)
+	}
+	if !strings.Contains(rep.Summary, "15 of 20 jobs completed") || !strings.Contains(rep.Summary, "not accepted by the worker pool") {
+		t.Errorf("summary %q", rep.Summary)
+	}
+	st := r.runner.Stats()
+	if st.Rejected["vendor-api"] != 4 || st.Failed["database"] != 1 || st.Submitted["database"] != 3 || st.Bursts.Incomplete != 1 {
+		t.Errorf("stats: rejected %v failed %v submitted %v bursts %+v", st.Rejected, st.Failed, st.Submitted, st.Bursts)
+	}
+	if !strings.Contains(r.logs.String(), "code=ResourceExhausted") {
+		t.Errorf("refusals not logged")
+	}
+}
+
+func TestConcurrentBurstsHaveTheirOwnBatches(t *testing.T) {
+	r := newRig(t, Load{Scenario: NameIdle}, Options{})
+	reps := make([]BurstReport, 3)
+	var wg sync.WaitGroup
+	for i := range reps {
+		wg.Go(func() { reps[i] = r.runner.Checkout(context.Background(), 5*time.Second) })
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, rep := range reps {
+		if rep.Completed != 20 || seen[rep.Batch] {
+			t.Errorf("burst %s: completed %d, batch reused %v", rep.Batch, rep.Completed, seen[rep.Batch])
+		}
+		seen[rep.Batch] = true
+	}
+	if n := len(r.pool.Jobs()); n != 60 {
+		t.Errorf("pool got %d jobs, want 60", n)
+	}
+}
+
+// fakeClock is a clock and ticker the test drives.
+type fakeClock struct {
+	now     atomic.Int64
+	ticks   chan time.Time
+	tickers atomic.Int32 // tickers made so far
+	stopped atomic.Bool
+}
+
+func newFakeClock(t0 time.Time) *fakeClock {
+	c := &fakeClock{ticks: make(chan time.Time)}
+	c.now.Store(t0.UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time  { return time.Unix(0, c.now.Load()) }
+func (c *fakeClock) set(t time.Time) { c.now.Store(t.UnixNano()) }
+
+// tick does not move Now: the test times changes with set.
+func (c *fakeClock) tick(t time.Time) { c.ticks <- t }
+func (c *fakeClock) NewTicker(time.Duration) (<-chan time.Time, func()) {
+	c.stopped.Store(false)
+	c.tickers.Add(1)
+	return c.ticks, func() { c.stopped.Store(true) }
+}
+
+func TestSteadyFollowsRateChangesAndScenarioSwitches(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	clock := newFakeClock(t0)
+	mix, _ := ParseMix("cache-read=1")
+	r := newRig(t, Load{Scenario: NameSteady, Rate: 10, Mix: mix}, Options{Now: clock.Now, NewTicker: clock.NewTicker, Seed: 7})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.runner.Run(ctx) }()
+
+	jobs := func(n int) func() bool { return func() bool { return len(r.pool.Jobs()) == n } }
+	// Steady load reads its start time before it makes its ticker.
+	waitFor(t, "steady load to start", func() bool { return clock.tickers.Load() == 1 })
+	clock.tick(t0.Add(time.Second))
+	waitFor(t, "10 jobs after 1s at 10/s", jobs(10))
+
+	clock.set(t0.Add(time.Second))
+	if _, err := r.runner.Control().Update(func(l *Load) error { l.Rate = 100; l.Mix = Mix{"vendor-api": 1}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	clock.tick(t0.Add(2 * time.Second))
+	waitFor(t, "100 more after 1s at 100/s", jobs(110))
+	for _, j := range r.pool.Jobs()[10:] {
+		if j.GetType() != jobsv1.JobType_JOB_TYPE_VENDOR_API || j.GetScenario() != "steady" {
+			t.Fatalf("after the mix change got %v", j)
+		}
+	}
+
+	// Switching to idle stops steady load.
+	if _, err := r.runner.Control().Update(func(l *Load) error { l.Scenario = NameIdle; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the steady ticker stopped", clock.stopped.Load)
+
+	// And to checkout runs a burst (CheckoutEvery 0: once).
+	if _, err := r.runner.Control().Update(func(l *Load) error { l.Scenario = NameCheckout; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a burst", func() bool { return r.runner.Stats().Bursts.Completed == 1 })
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := r.runner.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := r.runner.Stats()
+	if st.Submitted["cache-read"] != 10+12 || st.Submitted["vendor-api"] != 100+4 || st.Submitted["database"] != 4 || st.Steady.Generated != 110 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestSteadyDurationEnds(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	clock := newFakeClock(t0)
+	mix, _ := ParseMix("cache-read=1")
+	r := newRig(t, Load{Scenario: NameSteady, Rate: 10, Mix: mix, SteadyDuration: 2 * time.Second},
+		Options{Now: clock.Now, NewTicker: clock.NewTicker})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.runner.Run(ctx) }()
+	waitFor(t, "steady load to start", func() bool { return clock.tickers.Load() == 1 })
+	clock.tick(t0.Add(time.Second))
+	waitFor(t, "10 jobs", func() bool { return len(r.pool.Jobs()) == 10 })
+	clock.tick(t0.Add(2 * time.Second)) // the duration is over
+	clock.tick(t0.Add(3 * time.Second)) // handled after the previous tick, so nothing was sent for it
+	if err := r.runner.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.pool.Jobs()); n != 10 {
+		t.Errorf("%d jobs, want 10: nothing after STEADY_DURATION", n)
+	}
+	if !strings.Contains(r.logs.String(), "steady load finished") {
+		t.Error("no line says steady load finished")
+	}
+}

@@ -1,0 +1,197 @@
+// Package config reads the workers service's settings from the environment.
+// It is not internal: other modules' tests import it to check that the
+// README, compose file and code name the same variables.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/envconfig"
+)
+
+// Send modes of the results channel.
+const (
+	// SendBlocking is the incident's send: a worker waits while the
+	// results channel is full.
+	SendBlocking = "blocking"
+	// SendNonblocking hands a result that does not fit into an overflow
+	// buffer that the forwarder drains, so the worker moves on.
+	SendNonblocking = "nonblocking"
+)
+
+// The bug knobs: these defaults reproduce the incident, and each is one of
+// the four fixes when changed. Keep them together so nobody "fixes" the demo
+// by accident.
+const (
+	// DefaultResultsBuffer 0 means one results slot per worker: with a slow,
+	// serial consumer the channel fills and workers block sending results.
+	// Fix: WORKERS*100.
+	DefaultResultsBuffer = 0
+	// DefaultResultSend blocks the worker on a full channel. Fix: nonblocking.
+	DefaultResultSend = SendBlocking
+	// DefaultPriorityLanes off lets fast jobs queue behind vendor calls.
+	// Fix: on.
+	DefaultPriorityLanes = false
+	// DefaultVendorTimeout 0 lets a degraded vendor hold a worker for as
+	// long as it likes. Fix: e.g. 300ms.
+	DefaultVendorTimeout = time.Duration(0)
+)
+
+// Bounds of the settings, shared by Load and the admin API so both reject
+// the same values.
+const (
+	MaxWorkers       = 1024
+	MaxQueueSize     = 1_000_000
+	MinResultsBuffer = 1 // after resolving 0 to WORKERS
+	MaxResultsBuffer = 100_000
+	MaxSubmitWait    = time.Minute
+	MaxVendorTimeout = 10 * time.Minute
+	MaxLatency       = time.Hour // what envconfig.DurationRange accepts
+)
+
+// Config is everything the service reads at start.
+type Config struct {
+	GRPCAddr     string
+	HTTPAddr     string
+	VendorURL    string
+	ConsumerAddr string
+
+	// Workers and QueueSize are fixed for the life of the process.
+	Workers   int
+	QueueSize int // resolved: QUEUE_SIZE=0 becomes Workers*10
+
+	// Live holds what /admin/config may change at run time.
+	Live Live
+
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+}
+
+// Live is the part of the configuration that can change while the service
+// runs: the four fixes, the submit wait and the simulated latencies.
+type Live struct {
+	SubmitWait       time.Duration
+	ResultsBuffer    int    // resolved: RESULTS_BUFFER=0 becomes Workers
+	ResultSend       string // SendBlocking or SendNonblocking
+	PriorityLanes    bool
+	VendorTimeout    time.Duration // 0 = none
+	CacheLatency     envconfig.Range
+	DBAcquireLatency envconfig.Range
+	DBQueryLatency   envconfig.Range
+}
+
+// Validate checks a Live value against the bounds above; each error names
+// the admin field.
+func (l Live) Validate() error {
+	var errs []error
+	if l.ResultsBuffer < MinResultsBuffer || l.ResultsBuffer > MaxResultsBuffer {
+		errs = append(errs, fmt.Errorf("results_buffer: %d is out of range %d..%d", l.ResultsBuffer, MinResultsBuffer, MaxResultsBuffer))
+	}
+	if l.ResultSend != SendBlocking && l.ResultSend != SendNonblocking {
+		errs = append(errs, fmt.Errorf("result_send: %q: want %s or %s", l.ResultSend, SendBlocking, SendNonblocking))
+	}
+	if l.SubmitWait < 0 || l.SubmitWait > MaxSubmitWait {
+		errs = append(errs, fmt.Errorf("submit_wait: %s is out of range 0..%s", l.SubmitWait, MaxSubmitWait))
+	}
+	if l.VendorTimeout < 0 || l.VendorTimeout > MaxVendorTimeout {
+		errs = append(errs, fmt.Errorf("vendor_timeout: %s is out of range 0..%s", l.VendorTimeout, MaxVendorTimeout))
+	}
+	for _, r := range []struct {
+		name string
+		r    envconfig.Range
+	}{{"cache_latency", l.CacheLatency}, {"db_acquire_latency", l.DBAcquireLatency}, {"db_query_latency", l.DBQueryLatency}} {
+		if r.r.Min < 0 || r.r.Max < r.r.Min || r.r.Max > MaxLatency {
+			errs = append(errs, fmt.Errorf("%s: %s: want 0 <= min <= max <= %s", r.name, r.r, MaxLatency))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads every variable of the README's workers table, plus the common
+// LOG_LEVEL, LOG_FORMAT and SHUTDOWN_TIMEOUT (OTEL_* are read by
+// pkg/tracing). lookup nil means os.LookupEnv. All bad values are reported
+// together, each naming its variable.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	c, _, err := read(lookup)
+	if err != nil {
+		return Config{}, fmt.Errorf("workers config: %w", err)
+	}
+	return c, nil
+}
+
+// EnvNames lists the variables Load reads.
+func EnvNames() []string {
+	_, names, _ := read(func(string) (string, bool) { return "", false })
+	return names
+}
+
+func read(lookup func(string) (string, bool)) (Config, []string, error) {
+	r := envconfig.New(lookup)
+	c := Config{
+		GRPCAddr:     r.String("GRPC_ADDR", ":9090"),
+		HTTPAddr:     r.String("HTTP_ADDR", ":8081"),
+		VendorURL:    r.String("VENDOR_URL", "http://localhost:8082"),
+		ConsumerAddr: r.String("CONSUMER_ADDR", "localhost:9091"),
+		Workers:      r.Int("WORKERS", 4, 1, MaxWorkers),
+		QueueSize:    r.Int("QUEUE_SIZE", 0, 0, MaxQueueSize),
+		Live: Live{
+			SubmitWait:       r.Duration("SUBMIT_WAIT", time.Second, 0, MaxSubmitWait),
+			ResultsBuffer:    r.Int("RESULTS_BUFFER", DefaultResultsBuffer, 0, MaxResultsBuffer),
+			ResultSend:       r.Enum("RESULT_SEND", DefaultResultSend, SendBlocking, SendNonblocking),
+			PriorityLanes:    r.Enum("PRIORITY_LANES", onOff(DefaultPriorityLanes), "off", "on") == "on",
+			VendorTimeout:    r.Duration("VENDOR_TIMEOUT", DefaultVendorTimeout, 0, MaxVendorTimeout),
+			CacheLatency:     latency(r, "CACHE_LATENCY", time.Millisecond, 5*time.Millisecond),
+			DBAcquireLatency: latency(r, "DB_ACQUIRE_LATENCY", 2*time.Millisecond, 7*time.Millisecond),
+			DBQueryLatency:   latency(r, "DB_QUERY_LATENCY", 10*time.Millisecond, 50*time.Millisecond),
+		},
+		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
+		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, 100*time.Millisecond, time.Hour),
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = c.Workers * 10
+	}
+	if c.Live.ResultsBuffer == 0 {
+		c.Live.ResultsBuffer = c.Workers
+	}
+	errs := []error{r.Err()}
+	for _, a := range []struct{ name, value string }{{"GRPC_ADDR", c.GRPCAddr}, {"HTTP_ADDR", c.HTTPAddr}, {"CONSUMER_ADDR", c.ConsumerAddr}} {
+		if _, _, err := net.SplitHostPort(a.value); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want host:port", a.name, a.value))
+		}
+	}
+	if err := checkBaseURL(c.VendorURL); err != nil {
+		errs = append(errs, fmt.Errorf("VENDOR_URL=%q: %v", c.VendorURL, err))
+	}
+	return c, r.Names(), errors.Join(errs...)
+}
+
+func latency(r *envconfig.Reader, name string, lo, hi time.Duration) envconfig.Range {
+	return r.DurationRange(name, envconfig.Range{Min: lo, Max: hi})
+}
+
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http:// or https:// base URL like http://localhost:8082")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("want a base URL without query or fragment")
+	}
+	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

@@ -1,0 +1,117 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/envconfig"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// With nothing set, the configuration is the incident's.
+func TestDefaultsShowTheBug(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		GRPCAddr: ":9090", HTTPAddr: ":8081", VendorURL: "http://localhost:8082", ConsumerAddr: "localhost:9091",
+		Workers: 4, QueueSize: 40,
+		Live: Live{
+			SubmitWait:       time.Second,
+			ResultsBuffer:    4, // = WORKERS: the bottleneck
+			ResultSend:       SendBlocking,
+			PriorityLanes:    false,
+			VendorTimeout:    0,
+			CacheLatency:     envconfig.Range{Min: time.Millisecond, Max: 5 * time.Millisecond},
+			DBAcquireLatency: envconfig.Range{Min: 2 * time.Millisecond, Max: 7 * time.Millisecond},
+			DBQueryLatency:   envconfig.Range{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		},
+		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 10 * time.Second,
+	}
+	if c != want {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+	if err := c.Live.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFixesFromEnv(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"WORKERS": "8", "RESULTS_BUFFER": "800", "RESULT_SEND": "nonblocking", "PRIORITY_LANES": "on",
+		"VENDOR_TIMEOUT": "300ms", "QUEUE_SIZE": "5", "CACHE_LATENCY": "2ms",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Live
+	if c.Workers != 8 || c.QueueSize != 5 || l.ResultsBuffer != 800 || l.ResultSend != SendNonblocking || !l.PriorityLanes ||
+		l.VendorTimeout != 300*time.Millisecond || l.CacheLatency != (envconfig.Range{Min: 2 * time.Millisecond, Max: 2 * time.Millisecond}) {
+		t.Fatalf("%+v", c)
+	}
+	// RESULTS_BUFFER=0 follows WORKERS.
+	c, _ = Load(env(map[string]string{"WORKERS": "6"}))
+	if c.Live.ResultsBuffer != 6 || c.QueueSize != 60 {
+		t.Fatalf("derived sizes for 6 workers: buffer %d, queue %d", c.Live.ResultsBuffer, c.QueueSize)
+	}
+}
+
+func TestEveryBadValueIsNamed(t *testing.T) {
+	bad := map[string]string{
+		"GRPC_ADDR": "9090", "HTTP_ADDR": "nope", "VENDOR_URL": "ftp://x", "CONSUMER_ADDR": "localhost",
+		"WORKERS": "0", "QUEUE_SIZE": "-1", "SUBMIT_WAIT": "forever", "RESULTS_BUFFER": "100001",
+		"RESULT_SEND": "async", "PRIORITY_LANES": "maybe", "VENDOR_TIMEOUT": "-1s",
+		"CACHE_LATENCY": "5ms-1ms", "DB_ACQUIRE_LATENCY": "x", "DB_QUERY_LATENCY": "1ms-2h",
+		"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "SHUTDOWN_TIMEOUT": "1ns",
+	}
+	_, err := Load(env(bad))
+	if err == nil {
+		t.Fatal("Load accepted bad values")
+	}
+	for name := range bad {
+		if !strings.Contains(err.Error(), name+"=") {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+	// One bad value at a time: only that one is named.
+	_, err = Load(env(map[string]string{"VENDOR_URL": "localhost:8082"}))
+	if err == nil || !strings.Contains(err.Error(), "VENDOR_URL") || strings.Contains(err.Error(), "WORKERS") {
+		t.Errorf("VENDOR_URL without scheme: %v", err)
+	}
+}
+
+func TestEnvNamesMatchTheREADME(t *testing.T) {
+	want := []string{
+		"CACHE_LATENCY", "CONSUMER_ADDR", "DB_ACQUIRE_LATENCY", "DB_QUERY_LATENCY", "GRPC_ADDR", "HTTP_ADDR",
+		"LOG_FORMAT", "LOG_LEVEL", "PRIORITY_LANES", "QUEUE_SIZE", "RESULTS_BUFFER", "RESULT_SEND",
+		"SHUTDOWN_TIMEOUT", "SUBMIT_WAIT", "VENDOR_TIMEOUT", "VENDOR_URL", "WORKERS",
+	}
+	if got := EnvNames(); !slices.Equal(got, want) {
+		t.Fatalf("EnvNames() = %v\nwant %v", got, want)
+	}
+}
+
+func TestLiveValidateNamesTheField(t *testing.T) {
+	c, _ := Load(env(nil))
+	for field, change := range map[string]func(*Live){
+		"results_buffer":     func(l *Live) { l.ResultsBuffer = 0 },
+		"result_send":        func(l *Live) { l.ResultSend = "x" },
+		"submit_wait":        func(l *Live) { l.SubmitWait = -1 },
+		"vendor_timeout":     func(l *Live) { l.VendorTimeout = time.Hour },
+		"cache_latency":      func(l *Live) { l.CacheLatency.Min = time.Second },
+		"db_acquire_latency": func(l *Live) { l.DBAcquireLatency.Min = -1 },
+		"db_query_latency":   func(l *Live) { l.DBQueryLatency.Max = 2 * time.Hour },
+	} {
+		l := c.Live
+		change(&l)
+		if err := l.Validate(); err == nil || !strings.HasPrefix(err.Error(), field+":") {
+			t.Errorf("%s: Validate() = %v", field, err)
+		}
+	}
+}

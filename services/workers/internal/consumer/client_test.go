@@ -1,0 +1,96 @@
+package consumer
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
+)
+
+// sink answers each Deliver with the next code of its script, then OK.
+type sink struct {
+	jobsv1.UnimplementedResultSinkServer
+	script []codes.Code
+	calls  atomic.Int32
+}
+
+func (s *sink) Deliver(context.Context, *jobsv1.DeliverRequest) (*jobsv1.DeliverResponse, error) {
+	n := int(s.calls.Add(1)) - 1
+	if n < len(s.script) {
+		return nil, status.Error(s.script[n], "scripted")
+	}
+	return &jobsv1.DeliverResponse{}, nil
+}
+
+func client(t *testing.T, script ...codes.Code) (*Client, *sink) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{script: script}
+	srv := grpc.NewServer()
+	jobsv1.RegisterResultSinkServer(srv, s)
+	go srv.Serve(l) //nolint:errcheck // ends with Stop
+	t.Cleanup(srv.Stop)
+	tr, err := tracing.Setup(context.Background(), tracing.Options{Disabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(l.Addr().String(), tr, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, s
+}
+
+var result = &jobsv1.Result{Job: &jobsv1.Job{Id: "j"}}
+
+func TestDeliverRetriesWhileUnavailable(t *testing.T) {
+	c, s := client(t, codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded, codes.Aborted)
+	attempts, err := c.Deliver(context.Background(), result)
+	if err != nil || attempts != 5 || s.calls.Load() != 5 || c.FailedAttempts() != 4 {
+		t.Fatalf("Deliver = %d, %v after %d calls", attempts, err, s.calls.Load())
+	}
+}
+
+func TestDeliverStopsOnPermanentError(t *testing.T) {
+	c, s := client(t, codes.Unavailable, codes.InvalidArgument)
+	attempts, err := c.Deliver(context.Background(), result)
+	if !IsPermanent(err) || attempts != 2 || s.calls.Load() != 2 {
+		t.Fatalf("Deliver = %d, %v after %d calls; want a permanent error after 2", attempts, err, s.calls.Load())
+	}
+}
+
+func TestDeliverGivesUpWhenContextEnds(t *testing.T) {
+	script := make([]codes.Code, 1000)
+	for i := range script {
+		script[i] = codes.Unavailable
+	}
+	c, _ := client(t, script...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_, err := c.Deliver(ctx, result)
+	if err == nil || IsPermanent(err) {
+		t.Fatalf("Deliver with an ending context = %v", err)
+	}
+}
+
+func TestBackoffJitterStaysInRange(t *testing.T) {
+	for range 1000 {
+		if j := jitter(100 * time.Millisecond); j < 50*time.Millisecond || j > 100*time.Millisecond {
+			t.Fatalf("jitter(100ms) = %s", j)
+		}
+	}
+}

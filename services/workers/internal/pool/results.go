@@ -1,0 +1,285 @@
+package pool
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/config"
+)
+
+// delivery is a result on its way from a worker to the consumer.
+type delivery struct {
+	ctx      context.Context // the job's context (see queued.ctx)
+	result   *jobsv1.Result  // the worker does not touch it once sent
+	jobID    string
+	jobType  jobsv1.JobType
+	accepted time.Time
+
+	// Set under the buffer's lock.
+	sendStart time.Time     // the worker began handing it over
+	enqueued  time.Time     // it entered the buffer
+	sendBlock time.Duration // enqueued - sendStart when the send blocked
+}
+
+// sendReport is what a send saw: the result.send span's attributes.
+type sendReport struct {
+	mode        string
+	lane        string
+	bufLen      int // results in the channel when the send began
+	bufCap      int
+	overflowLen int
+	blocked     bool
+	fallback    bool // non-blocking mode, but the overflow was full too
+	aheadCount  int  // results in the channel when the send blocked
+	ahead       []string
+	blockedFor  time.Duration
+}
+
+type sendWaiter struct {
+	d        *delivery
+	admitted chan struct{}
+}
+
+type resultLane struct {
+	// items holds the lane's results in order. The first `capacity` of
+	// them are "in the channel"; any beyond are in the overflow (spilled
+	// by non-blocking sends, or left over when the buffer shrank).
+	items   fifo[*delivery]
+	waiters fifo[*sendWaiter] // blocked senders, in arrival order
+}
+
+// resultBuffer is the results channel between the workers and the
+// forwarder: RESULTS_BUFFER slots per lane, blocking senders when full
+// exactly like a buffered Go channel (blocked senders are admitted in
+// order as the forwarder takes results). Unlike a Go channel it can be
+// resized while senders wait, it can tell a blocked sender which results
+// it is waiting behind, and in non-blocking mode it spills into a bounded
+// overflow instead of blocking.
+//
+// Lane fast carries results of fast jobs when priority lanes are on; lane
+// slow carries everything else. The forwarder prefers lane fast.
+type resultBuffer struct {
+	mu          sync.Mutex
+	lanes       [2]resultLane
+	capacity    int
+	nonblocking bool
+	overflowCap int
+	closed      bool
+	// aborted admits every sender at once: the forwarder is gone, and a
+	// worker must not hang at the shutdown deadline.
+	aborted bool
+	// ready wakes the forwarder; one pending signal is enough since it
+	// re-checks every lane when it wakes.
+	ready chan struct{}
+}
+
+func newResultBuffer(capacity int, mode string, overflowCap int) *resultBuffer {
+	return &resultBuffer{
+		capacity:    capacity,
+		nonblocking: mode == config.SendNonblocking,
+		overflowCap: overflowCap,
+		ready:       make(chan struct{}, 1),
+	}
+}
+
+func (b *resultBuffer) mode() string {
+	if b.nonblocking {
+		return config.SendNonblocking
+	}
+	return config.SendBlocking
+}
+
+func (b *resultBuffer) hasRoom(l *resultLane) bool {
+	n := l.items.len()
+	switch {
+	case b.aborted:
+		return true
+	case b.nonblocking:
+		return n < b.capacity+b.overflowCap
+	default:
+		return n < b.capacity
+	}
+}
+
+func (b *resultBuffer) signal() {
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+// send hands d over in lane, blocking while the lane has no room.
+func (b *resultBuffer) send(d *delivery, lane int) sendReport {
+	b.mu.Lock()
+	l := &b.lanes[lane]
+	n := l.items.len()
+	rep := sendReport{
+		mode:        b.mode(),
+		bufLen:      min(n, b.capacity),
+		bufCap:      b.capacity,
+		overflowLen: max(0, n-b.capacity),
+	}
+	d.sendStart = time.Now()
+	if l.waiters.len() == 0 && b.hasRoom(l) {
+		d.enqueued = d.sendStart
+		l.items.push(d)
+		b.signal()
+		b.mu.Unlock()
+		return rep
+	}
+	rep.blocked = true
+	rep.fallback = b.nonblocking
+	rep.aheadCount = rep.bufLen
+	for i := range min(rep.bufLen, maxWaitedBehind) {
+		rep.ahead = append(rep.ahead, l.items.at(i).jobID)
+	}
+	w := &sendWaiter{d: d, admitted: make(chan struct{})}
+	l.waiters.push(w)
+	b.mu.Unlock()
+
+	<-w.admitted
+	rep.blockedFor = d.sendBlock
+	return rep
+}
+
+// admit moves blocked senders into the lane while it has room. Caller
+// holds b.mu.
+func (b *resultBuffer) admit(l *resultLane) {
+	for l.waiters.len() > 0 && b.hasRoom(l) {
+		w := l.waiters.pop()
+		now := time.Now()
+		w.d.enqueued = now
+		w.d.sendBlock = now.Sub(w.d.sendStart)
+		l.items.push(w.d)
+		close(w.admitted)
+		b.signal()
+	}
+}
+
+// receive takes the next result, fast lane first. It returns false when
+// the buffer is closed and empty, or when stop is closed.
+func (b *resultBuffer) receive(stop <-chan struct{}) (*delivery, bool) {
+	for {
+		b.mu.Lock()
+		for i := range b.lanes {
+			l := &b.lanes[i]
+			if l.items.len() > 0 {
+				d := l.items.pop()
+				b.admit(l)
+				b.mu.Unlock()
+				return d, true
+			}
+		}
+		closed := b.closed
+		b.mu.Unlock()
+		if closed {
+			return nil, false
+		}
+		select {
+		case <-b.ready:
+		case <-stop:
+			return nil, false
+		}
+	}
+}
+
+// setCapacity resizes the buffer. Nothing is lost or reordered: growing
+// admits blocked senders at once; shrinking leaves the surplus queued
+// (shown as overflow) until the forwarder drains it.
+func (b *resultBuffer) setCapacity(n int) {
+	b.mu.Lock()
+	b.capacity = n
+	for i := range b.lanes {
+		b.admit(&b.lanes[i])
+	}
+	b.mu.Unlock()
+}
+
+// setMode switches between blocking and non-blocking sends; switching to
+// non-blocking releases the workers blocked right now.
+func (b *resultBuffer) setMode(mode string) {
+	b.mu.Lock()
+	b.nonblocking = mode == config.SendNonblocking
+	for i := range b.lanes {
+		b.admit(&b.lanes[i])
+	}
+	b.mu.Unlock()
+}
+
+// close tells the forwarder no more results will come: it drains what is
+// there and stops.
+func (b *resultBuffer) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.signal()
+	b.mu.Unlock()
+}
+
+// abort admits every blocked sender so no worker hangs once the forwarder
+// has stopped.
+func (b *resultBuffer) abort() {
+	b.mu.Lock()
+	b.aborted = true
+	for i := range b.lanes {
+		b.admit(&b.lanes[i])
+	}
+	b.mu.Unlock()
+}
+
+// ResultsStats is the results channel part of /stats.
+type ResultsStats struct {
+	Len         int    `json:"len"`
+	Cap         int    `json:"cap"` // per lane
+	OverflowLen int    `json:"overflow_len"`
+	OverflowCap int    `json:"overflow_cap"`
+	Mode        string `json:"mode"`
+	// BlockedNow counts workers blocked sending right now.
+	BlockedNow int                        `json:"blocked_now"`
+	Lanes      map[string]ResultLaneStats `json:"lanes"`
+}
+
+// ResultLaneStats is one lane of the results channel.
+type ResultLaneStats struct {
+	Len         int `json:"len"`
+	OverflowLen int `json:"overflow_len"`
+	BlockedNow  int `json:"blocked_now"`
+}
+
+func (b *resultBuffer) stats(prioritize bool) ResultsStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := ResultsStats{Cap: b.capacity, OverflowCap: b.overflowCap, Mode: b.mode(), Lanes: map[string]ResultLaneStats{}}
+	for i := range b.lanes {
+		l := &b.lanes[i]
+		ls := ResultLaneStats{
+			Len:         min(l.items.len(), b.capacity),
+			OverflowLen: max(0, l.items.len()-b.capacity),
+			BlockedNow:  l.waiters.len(),
+		}
+		s.Len += ls.Len
+		s.OverflowLen += ls.OverflowLen
+		s.BlockedNow += ls.BlockedNow
+		switch {
+		case i == fast && (prioritize || l.items.len() > 0):
+			s.Lanes[LaneFast] = ls
+		case i == slow && prioritize:
+			s.Lanes[LaneSlow] = ls
+		case i == slow:
+			s.Lanes[LaneShared] = ls
+		}
+	}
+	return s
+}
+
+// remaining counts results not yet taken by the forwarder (shutdown report).
+func (b *resultBuffer) remaining() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for i := range b.lanes {
+		n += b.lanes[i].items.len() + b.lanes[i].waiters.len()
+	}
+	return n
+}

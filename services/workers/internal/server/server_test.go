@@ -1,0 +1,232 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/envconfig"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/config"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/pool"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/work"
+)
+
+type nopRunner struct{}
+
+func (nopRunner) Run(context.Context, *jobsv1.Job, work.Params) error { return nil }
+
+type nopSink struct{}
+
+func (nopSink) Deliver(context.Context, *jobsv1.Result) (int, error) { return 1, nil }
+
+// newServer returns a server over a pool that is not started, so whatever
+// Submit accepts stays in the queue where the test can count it.
+func newServer(t *testing.T, queueSize int, submitWait time.Duration) (*Server, *pool.Pool) {
+	t.Helper()
+	tr, err := tracing.Setup(context.Background(), tracing.Options{Disabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p, err := pool.New(pool.Options{
+		Workers: 4, QueueSize: queueSize, Runner: nopRunner{}, Sink: nopSink{}, Tracing: tr, Log: log,
+		Live: config.Live{
+			SubmitWait: submitWait, ResultsBuffer: 4, ResultSend: config.SendBlocking,
+			CacheLatency:     envconfig.Range{Min: time.Millisecond, Max: 5 * time.Millisecond},
+			DBAcquireLatency: envconfig.Range{Min: 2 * time.Millisecond, Max: 7 * time.Millisecond},
+			DBQueryLatency:   envconfig.Range{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(p, tr, log), p
+}
+
+func TestSubmitValidation(t *testing.T) {
+	const (
+		cache  = jobsv1.JobType_JOB_TYPE_CACHE_READ
+		vendor = jobsv1.JobType_JOB_TYPE_VENDOR_API
+	)
+	for _, tc := range []struct {
+		name  string
+		job   *jobsv1.Job
+		field string
+	}{
+		{"nil job", nil, "job:"},
+		{"empty id", &jobsv1.Job{Type: cache}, "job.id"},
+		{"id too long", &jobsv1.Job{Id: strings.Repeat("x", 129), Type: cache}, "job.id"},
+		{"unspecified type", &jobsv1.Job{Id: "j"}, "job.type"},
+		{"unknown type", &jobsv1.Job{Id: "j", Type: 42}, "job.type"},
+		{"vendor without target", &jobsv1.Job{Id: "j", Type: vendor}, "job.target"},
+		{"vendor target outside /v1/", &jobsv1.Job{Id: "j", Type: vendor, Target: "/admin/faults"}, "job.target"},
+		{"vendor target climbing out", &jobsv1.Job{Id: "j", Type: vendor, Target: "/v1/../admin/faults"}, "job.target"},
+		{"vendor target with query", &jobsv1.Job{Id: "j", Type: vendor, Target: "/v1/tax?x=1"}, "job.target"},
+		{"target too long", &jobsv1.Job{Id: "j", Type: cache, Target: strings.Repeat("k", 257)}, "job.target"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, p := newServer(t, 10, 0)
+			_, err := s.Submit(context.Background(), &jobsv1.SubmitRequest{Job: tc.job})
+			st, _ := status.FromError(err)
+			if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), tc.field) {
+				t.Fatalf("Submit = %v; want InvalidArgument naming %s", err, tc.field)
+			}
+			if c := p.Stats(); c.Queue.Depth != 0 || c.Counters.Submitted != 0 {
+				t.Fatalf("a rejected job was queued: %+v", c.Queue)
+			}
+		})
+	}
+	t.Run("valid", func(t *testing.T) {
+		s, p := newServer(t, 10, 0)
+		for i, j := range []*jobsv1.Job{
+			{Id: strings.Repeat("x", 128), Type: cache},
+			{Id: "v", Type: vendor, Target: "/v1/payment/authorize"},
+		} {
+			resp, err := s.Submit(context.Background(), &jobsv1.SubmitRequest{Job: j})
+			if err != nil || resp.GetQueueDepth() != uint32(i+1) {
+				t.Fatalf("Submit(%v) = %v, %v", j, resp, err)
+			}
+		}
+		if d := p.Stats().Queue.Depth; d != 2 {
+			t.Fatalf("queue depth %d", d)
+		}
+	})
+}
+
+func TestSubmitFullQueueAndShutdown(t *testing.T) {
+	s, p := newServer(t, 2, 20*time.Millisecond)
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.Submit(context.Background(), &jobsv1.SubmitRequest{Job: &jobsv1.Job{Id: id, Type: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	_, err := s.Submit(context.Background(), &jobsv1.SubmitRequest{Job: &jobsv1.Job{Id: "c", Type: 1}})
+	if st, _ := status.FromError(err); st.Code() != codes.ResourceExhausted || st.Message() != "job queue full (2 jobs); try later" {
+		t.Fatalf("Submit on a full queue = %v", err)
+	}
+	if time.Since(start) < 20*time.Millisecond {
+		t.Error("ResourceExhausted before SUBMIT_WAIT")
+	}
+	p.StopAccepting()
+	_, err = s.Submit(context.Background(), &jobsv1.SubmitRequest{Job: &jobsv1.Job{Id: "d", Type: 1}})
+	if st, _ := status.FromError(err); st.Code() != codes.Unavailable {
+		t.Fatalf("Submit during shutdown = %v; want Unavailable", err)
+	}
+}
+
+func do(t *testing.T, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestAdminConfigRejectsBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		mention    string
+	}{
+		{"malformed", `{"results_buffer":`, 400, "malformed JSON"},
+		{"not an object", `[1]`, 400, "want"},
+		{"unknown field", `{"buffer":4}`, 400, `unknown field \"buffer\"`},
+		{"wrong type", `{"results_buffer":"big"}`, 400, "results_buffer"},
+		{"buffer zero", `{"results_buffer":0}`, 400, "results_buffer"},
+		{"buffer too big", `{"results_buffer":100001}`, 400, "results_buffer"},
+		{"bad send mode", `{"result_send":"async"}`, 400, "result_send"},
+		{"lanes as bool", `{"priority_lanes":true}`, 400, "priority_lanes"},
+		{"bad lanes", `{"priority_lanes":"yes"}`, 400, "priority_lanes"},
+		{"bad timeout", `{"vendor_timeout":"soon"}`, 400, "vendor_timeout"},
+		{"negative timeout", `{"vendor_timeout":"-1s"}`, 400, "vendor_timeout"},
+		{"timeout too long", `{"vendor_timeout":"11m"}`, 400, "vendor_timeout"},
+		{"bad submit wait", `{"submit_wait":"2m"}`, 400, "submit_wait"},
+		{"bad range", `{"cache_latency":"5ms-1ms"}`, 400, "cache_latency"},
+		{"bad db range", `{"db_query_latency":"fast"}`, 400, "db_query_latency"},
+		{"bad acquire range", `{"db_acquire_latency":"1ms-2h"}`, 400, "db_acquire_latency"},
+		{"workers", `{"workers":8}`, 400, "WORKERS"},
+		{"queue size", `{"queue_size":100}`, 400, "QUEUE_SIZE"},
+		{"good field, then bad", `{"results_buffer":400,"result_send":"later"}`, 400, "result_send"},
+		{"too big", `{"result_send":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "larger"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newServer(t, 10, time.Second)
+			h := s.HTTPHandler()
+			before := do(t, h, "GET", "/admin/config", "").Body.String()
+			rec := do(t, h, "PUT", "/admin/config", tc.body)
+			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.mention) || !strings.Contains(rec.Body.String(), `"error"`) {
+				t.Fatalf("PUT %s = %d %s; want %d mentioning %s", tc.body, rec.Code, rec.Body, tc.status, tc.mention)
+			}
+			if after := do(t, h, "GET", "/admin/config", "").Body.String(); after != before {
+				t.Fatalf("a rejected PUT changed the config:\n%s\n%s", before, after)
+			}
+		})
+	}
+}
+
+func TestAdminConfigChanges(t *testing.T) {
+	s, p := newServer(t, 10, time.Second)
+	h := s.HTTPHandler()
+	get := do(t, h, "GET", "/admin/config", "")
+	want := `"results_buffer": 4`
+	if get.Code != 200 || !strings.Contains(get.Body.String(), want) || !strings.Contains(get.Body.String(), `"vendor_timeout": "0"`) {
+		t.Fatalf("GET = %d %s", get.Code, get.Body)
+	}
+	// A GET body PUT back is accepted (read-only fields unchanged).
+	if rec := do(t, h, "PUT", "/admin/config", get.Body.String()); rec.Code != 200 {
+		t.Fatalf("PUT of the GET body = %d %s", rec.Code, rec.Body)
+	}
+	rec := do(t, h, "PUT", "/admin/config", `{"results_buffer":400,"result_send":"nonblocking","priority_lanes":"on","vendor_timeout":"300ms","cache_latency":"2ms"}`)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"vendor_timeout": "300ms"`) || !strings.Contains(rec.Body.String(), `"cache_latency": "2ms"`) {
+		t.Fatalf("PUT = %d %s", rec.Code, rec.Body)
+	}
+	l := p.Settings()
+	if l.ResultsBuffer != 400 || l.ResultSend != config.SendNonblocking || !l.PriorityLanes || l.VendorTimeout != 300*time.Millisecond || l.CacheLatency.Max != 2*time.Millisecond {
+		t.Fatalf("settings after PUT: %+v", l)
+	}
+	if st := p.Stats(); st.Results.Cap != 400 || st.Results.Mode != config.SendNonblocking || !st.Queue.PriorityLanes {
+		t.Fatalf("pool did not apply the change: %+v %+v", st.Results, st.Queue)
+	}
+}
+
+func TestHTTPMethodsAndStats(t *testing.T) {
+	s, p := newServer(t, 10, time.Second)
+	h := s.HTTPHandler()
+	for _, tc := range []struct{ method, path, allow string }{
+		{"POST", "/admin/config", "GET, HEAD, PUT"},
+		{"DELETE", "/stats", "GET, HEAD"},
+		{"PUT", "/healthz", "GET, HEAD"},
+	} {
+		rec := do(t, h, tc.method, tc.path, "")
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != tc.allow {
+			t.Errorf("%s %s = %d Allow %q; want 405 Allow %q", tc.method, tc.path, rec.Code, rec.Header().Get("Allow"), tc.allow)
+		}
+	}
+	if rec := do(t, h, "GET", "/healthz", ""); rec.Code != 200 {
+		t.Errorf("healthz = %d", rec.Code)
+	}
+	rec := do(t, h, "GET", "/stats", "")
+	for _, key := range []string{`"queue"`, `"results"`, `"blocked_sends"`, `"blocked_ms_total"`, `"latencies"`, `"config"`, `"tracing"`, `"completed_by_type"`, `"delivery_retries"`} {
+		if !strings.Contains(rec.Body.String(), key) {
+			t.Errorf("/stats lacks %s: %s", key, rec.Body)
+		}
+	}
+	p.StopAccepting()
+	if rec := do(t, h, "GET", "/healthz", ""); rec.Code != 503 {
+		t.Errorf("healthz during shutdown = %d", rec.Code)
+	}
+}
