@@ -1,0 +1,333 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
+)
+
+const textWidth = 100
+
+// writeText prints the findings the way the incident write-up reads:
+// three discoveries, the root-cause chain, the fix, the traces to open.
+func writeText(w io.Writer, f *Findings, st style) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	para := func(indent, s string) { p("%s\n", wrapText(indent, s, textWidth, indent)) }
+
+	p("%s\n", st.bold(fmt.Sprintf("Bottleneck report: service %s, %s (%s)", f.Service, f.Window.Label, formatSpan(f.Window))))
+	p("Jaeger %s · %d traces", f.Jaeger, f.Traces)
+	if f.Truncated {
+		p(" %s", st.yellow(fmt.Sprintf("(the newest %d only: raise --limit to read the whole window)", f.Limit)))
+	}
+	p("\n")
+	p("%s\n", jobsLine(f.Jobs))
+	p("%s\n\n", configLine(f.Config))
+
+	// 1. Blocked result sends.
+	b := &f.Blocking
+	p("%s\n", st.bold("1. Blocked result sends"))
+	switch {
+	case b.Sends == 0:
+		para("   ", "No result.send spans in this window.")
+	case b.Blocked == 0:
+		para("   ", st.green(fmt.Sprintf("Found 0 blocked result sends (of %d).", b.Sends))+" Workers never waited to hand off a result.")
+	default:
+		para("   ", st.red(fmt.Sprintf("Found %d blocked result sends", b.Blocked))+fmt.Sprintf(" (of %d); the longest waited %s (%s on worker %s).",
+			b.Sends, formatMS(b.Longest.MS), jobLabel(b.Longest.JobType, b.Longest.JobID), orDash(b.Longest.WorkerID)))
+		para("   ", fmt.Sprintf("Workers spent %s of their busy time blocked sending results, not processing jobs.", formatShare(b.WorkerTimeBlocked)))
+	}
+	if b.Sends > 0 {
+		p("\n")
+		t := table{header: []string{"worker", "sends", "blocked", "blocked time", "processing", "time blocked"}, right: []bool{false, true, true, true, true, true}}
+		for _, wb := range b.PerWorker {
+			share := cell{text: formatShare(wb.BlockedShare)}
+			if wb.Blocked > 0 {
+				share.paint = st.red
+			}
+			t.add(cell{text: wb.WorkerID}, cell{text: strconv.Itoa(wb.Sends)}, cell{text: strconv.Itoa(wb.Blocked)},
+				cell{text: formatMS(wb.BlockedMS)}, cell{text: formatMS(wb.ProcessMS)}, share)
+		}
+		t.write(w, "   ", st)
+	}
+	p("\n")
+
+	// 2. Operation disparity.
+	p("%s\n", st.bold("2. Operation disparity"))
+	if len(f.Operations) == 0 {
+		para("   ", "No spans of the trace contract in this window.")
+	} else {
+		t := table{header: []string{"operation", "count", "avg", "p50", "p99", "max"}, right: []bool{false, true, true, true, true, true}}
+		for _, o := range f.Operations {
+			t.add(plain(o.Operation, strconv.Itoa(o.Count), formatMS(o.AvgMS), formatMS(o.P50MS), formatMS(o.P99MS), formatMS(o.MaxMS))...)
+		}
+		t.write(w, "   ", st)
+	}
+	if v, c := f.Operation(spans.VendorAPI), f.Operation(spans.CacheRead); v != nil && c != nil && f.VendorCacheRatio > 0 {
+		p("\n")
+		para("   ", st.bold(fmt.Sprintf("Vendor APIs are %s slower than cache reads", formatRatio(f.VendorCacheRatio)))+
+			fmt.Sprintf(" (avg %s over %d calls vs %s over %d).", formatMS(v.AvgMS), v.Count, formatMS(c.AvgMS), c.Count))
+	}
+	if f.Vendor.Calls > 0 {
+		para("   ", fmt.Sprintf("vendor-mock: %d of %d calls degraded (%s), fault preset %q.", f.Vendor.Degraded, f.Vendor.Calls, formatShare(f.Vendor.DegradedShare), f.Vendor.Preset))
+	}
+	p("\n")
+
+	// 3. Head-of-line blocking.
+	h := &f.HeadOfLine
+	p("%s\n", st.bold("3. Head-of-line blocking"))
+	rule := fmt.Sprintf("%s their own work (and at least %s) for a worker", formatRatio(h.MinRatio), formatMS(h.MinWaitMS))
+	switch {
+	case h.FastJobs == 0:
+		para("   ", "No fast jobs (cache-read, database) were worked on in this window.")
+	case h.Stuck == 0:
+		para("   ", st.green(fmt.Sprintf("None of %d fast jobs waited %s.", h.FastJobs, rule))+
+			fmt.Sprintf(" The slowest took %s end to end.", formatMS(h.WorstEndToEndMS)))
+	default:
+		para("   ", st.red(fmt.Sprintf("%d of %d fast jobs", h.Stuck, h.FastJobs))+fmt.Sprintf(" (cache-read, database) waited %s, queued behind other jobs or blocked handing off their result; the worst waited %s.", rule, formatMS(h.WorstWaitMS)))
+		p("\n")
+		t := table{
+			header: []string{"job", "type", "work", "queued", "send blocked", "for consumer", "end to end", "waited behind"},
+			right:  []bool{false, false, true, true, true, true, true, false},
+		}
+		for _, s := range h.Worst {
+			t.add(cell{text: orDash(s.JobID)}, cell{text: s.JobType}, cell{text: formatMS(s.WorkMS)},
+				cell{text: formatMS(s.QueueWaitMS), paint: st.red}, cell{text: formatMS(s.SendBlockMS), paint: st.red},
+				cell{text: formatMS(s.DeliveryWaitMS)}, cell{text: formatMS(s.EndToEndMS)}, cell{text: behindText(s)})
+		}
+		t.write(w, "   ", st)
+	}
+	p("\n")
+
+	// Root cause and fix.
+	p("%s\n", st.bold("Root cause"))
+	for i, c := range f.Verdict.Chain {
+		p("%s\n", wrapText(fmt.Sprintf("   %d. ", i+1), c, textWidth, "      "))
+	}
+	summary := f.Verdict.Summary
+	if f.Verdict.Healthy {
+		summary = st.green(summary)
+	} else {
+		summary = st.bold(summary)
+	}
+	p("%s\n", wrapText("   → ", summary, textWidth, "     "))
+	p("\n")
+
+	p("%s\n", st.bold("Fix"))
+	if len(f.Verdict.Fixes) == 0 {
+		para("   ", "Nothing to fix in this window.")
+	} else {
+		t := table{header: []string{"service", "setting", "why"}}
+		for _, fx := range f.Verdict.Fixes {
+			t.add(cell{text: fx.Service}, cell{text: fx.Setting + "=" + fx.Value, paint: st.yellow}, cell{text: fx.Why})
+		}
+		t.write(w, "   ", st)
+		p("\n")
+		para("   ", "Set them in the workers' environment, or live on the workers' HTTP port:")
+		p("     curl -X PUT -H 'Content-Type: application/json' -d '%s' localhost:8081/admin/config\n", f.Verdict.AdminConfigBody())
+	}
+
+	if len(f.Links) > 0 {
+		p("\n%s\n", st.bold("Worst traces"))
+		t := table{header: []string{"trace", "why"}}
+		for _, l := range f.Links {
+			t.add(cell{text: l.URL}, cell{text: l.Why})
+		}
+		t.write(w, "   ", st)
+	}
+}
+
+func jobsLine(j JobCounts) string {
+	var parts []string
+	for _, typ := range []string{typeCacheRead, typeDatabase, typeVendorAPI} {
+		if n := j.ByType[typ]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, typ))
+		}
+	}
+	var others []string
+	for typ := range j.ByType {
+		if typ != typeCacheRead && typ != typeDatabase && typ != typeVendorAPI {
+			others = append(others, typ)
+		}
+	}
+	slices.Sort(others)
+	for _, typ := range others {
+		parts = append(parts, fmt.Sprintf("%d %s", j.ByType[typ], typ))
+	}
+	s := fmt.Sprintf("%d jobs", j.Total)
+	if len(parts) > 0 {
+		s += ": " + strings.Join(parts, ", ")
+	}
+	return s + fmt.Sprintf(" · %d delivered · %d failed", j.Delivered, j.Failed)
+}
+
+func configLine(c ObservedConfig) string {
+	unknown := func(s string) string { return orDash(s) }
+	cap := "—"
+	if c.ResultsBufferCap > 0 {
+		cap = strconv.Itoa(c.ResultsBufferCap)
+	}
+	timeout := "none"
+	if c.VendorTimeoutMS > 0 {
+		timeout = formatMS(c.VendorTimeoutMS)
+	}
+	return fmt.Sprintf("Seen in spans: %d workers · results buffer %s · result send %s · priority lanes %s · vendor timeout %s · consumer %d at a time",
+		c.Workers, cap, unknown(c.ResultSendMode), unknown(c.PriorityLanes), timeout, max(c.ConsumerConcurrency, 1))
+}
+
+// behindText says what a stuck job waited behind: how many jobs, and
+// which of them were vendor calls.
+func behindText(s StuckJob) string {
+	n := len(s.WaitedBehind)
+	if n == 0 {
+		return "—"
+	}
+	text := fmt.Sprintf("%d jobs", n)
+	if n == 1 {
+		text = "1 job"
+	}
+	if v := s.VendorJobsBehind; len(v) > 0 {
+		const shown = 2
+		text += fmt.Sprintf(", %d vendor: %s", len(v), strings.Join(v[:min(shown, len(v))], ", "))
+		if len(v) > shown {
+			text += ", …"
+		}
+	}
+	return text
+}
+
+func formatSpan(w Window) string {
+	const clock = "15:04:05"
+	layout := clock
+	if w.Start.YearDay() != w.End.YearDay() || w.Start.Year() != w.End.Year() {
+		layout = "2006-01-02 " + clock
+	}
+	return w.Start.Format("2006-01-02 "+clock) + " – " + w.End.Format(layout) + " UTC"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Comparison is the --compare --json document.
+type Comparison struct {
+	SchemaVersion int      `json:"schema_version"`
+	A             Findings `json:"a"`
+	B             Findings `json:"b"`
+}
+
+// writeCompare prints two windows side by side with the change from A to B.
+func writeCompare(w io.Writer, a, b *Findings, st style) {
+	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("Bottleneck compare: service %s, Jaeger %s", a.Service, a.Jaeger)))
+	fmt.Fprintf(w, "A: %s (%s)\nB: %s (%s)\n\n", a.Window.Label, formatSpan(a.Window), b.Window.Label, formatSpan(b.Window))
+
+	t := table{header: []string{"", "A", "B", "change"}, right: []bool{false, true, true, true}}
+	row := func(name string, m metric) {
+		va, oka := m.get(a)
+		vb, okb := m.get(b)
+		change := cell{text: "—"}
+		if oka && okb {
+			change = m.change(va, vb, st)
+		}
+		t.add(cell{text: name}, cell{text: m.showOrDash(va, oka)}, cell{text: m.showOrDash(vb, okb)}, change)
+	}
+	op := func(name string, pick func(*OperationStats) float64) func(*Findings) (float64, bool) {
+		return func(f *Findings) (float64, bool) {
+			if o := f.Operation(name); o != nil {
+				return pick(o), true
+			}
+			return 0, false
+		}
+	}
+	avg := func(o *OperationStats) float64 { return o.AvgMS }
+	p99 := func(o *OperationStats) float64 { return o.P99MS }
+	always := func(get func(*Findings) float64) func(*Findings) (float64, bool) {
+		return func(f *Findings) (float64, bool) { return get(f), true }
+	}
+
+	row("traces", metric{get: always(func(f *Findings) float64 { return float64(f.Traces) }), show: showCount, neutral: true})
+	row("blocked result sends", metric{get: always(func(f *Findings) float64 { return float64(f.Blocking.Blocked) }), show: showCount})
+	row("longest block", metric{get: func(f *Findings) (float64, bool) {
+		if f.Blocking.Longest == nil {
+			return 0, f.Blocking.Sends > 0
+		}
+		return f.Blocking.Longest.MS, true
+	}, show: showMS})
+	row("worker time blocked", metric{get: always(func(f *Findings) float64 { return f.Blocking.WorkerTimeBlocked }), show: showShare, points: true})
+	row("vendor.api avg", metric{get: op(spans.VendorAPI, avg), show: showMS})
+	row("vendor.api p99", metric{get: op(spans.VendorAPI, p99), show: showMS})
+	row("cache.read avg", metric{get: op(spans.CacheRead, avg), show: showMS})
+	row("cache.read p99", metric{get: op(spans.CacheRead, p99), show: showMS})
+	row("vendor/cache ratio", metric{get: func(f *Findings) (float64, bool) { return f.VendorCacheRatio, f.VendorCacheRatio > 0 }, show: showRatio, neutral: true})
+	row("fast jobs stuck", metric{get: always(func(f *Findings) float64 { return float64(f.HeadOfLine.Stuck) }), show: showCount})
+	row("worst fast-job wait", metric{get: always(func(f *Findings) float64 { return f.HeadOfLine.WorstWaitMS }), show: showMS})
+	row("slowest fast job", metric{get: always(func(f *Findings) float64 { return f.HeadOfLine.WorstEndToEndMS }), show: showMS})
+	t.write(w, "", st)
+
+	fmt.Fprintf(w, "\n%s\n", wrapText("A: ", a.Verdict.Summary, textWidth, "   "))
+	fmt.Fprintf(w, "%s\n", wrapText("B: ", b.Verdict.Summary, textWidth, "   "))
+}
+
+// metric is one row of the comparison. Lower is better unless neutral.
+type metric struct {
+	get     func(*Findings) (float64, bool)
+	show    func(float64) string
+	neutral bool
+	points  bool // a share: show the change in percentage points
+}
+
+func (m metric) change(a, b float64, st style) cell {
+	d := b - a
+	if d == 0 {
+		return cell{text: "="}
+	}
+	sign := "+"
+	if d < 0 {
+		sign = "−"
+	}
+	var text string
+	if m.points {
+		// A change of a share reads best in percentage points.
+		text = sign + strconv.FormatFloat(max(d, -d)*100, 'f', 0, 64) + " pts"
+	} else {
+		text = sign + m.show(max(d, -d))
+		if a != 0 {
+			text += fmt.Sprintf(" (%s%.0f%%)", sign, max(d, -d)/a*100)
+		}
+	}
+	c := cell{text: text}
+	if !m.neutral {
+		if d < 0 {
+			c.paint = st.green
+		} else {
+			c.paint = st.red
+		}
+	}
+	return c
+}
+
+func (m metric) showOrDash(v float64, ok bool) string {
+	if !ok {
+		return "—"
+	}
+	return m.show(v)
+}
+
+func showCount(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
+func showMS(v float64) string    { return formatMS(v) }
+func showShare(v float64) string { return formatShare(v) }
+func showRatio(v float64) string { return formatRatio(v) }
