@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/zoobzio/tracez"
@@ -80,7 +81,7 @@ func mapTags(tags map[string]string) (trace.SpanKind, codes.Code, string, []attr
 				status, desc = codes.Error, v
 			}
 		default:
-			attrs = append(attrs, attribute.String(k, v))
+			attrs = append(attrs, typedAttribute(k, v))
 		}
 	}
 	return kind, status, desc, attrs
@@ -99,4 +100,23 @@ func parseKind(v string) trace.SpanKind {
 	default:
 		return trace.SpanKindInternal
 	}
+}
+
+// typedAttribute undoes tracez's stringification: SetBoolTag and SetIntTag
+// store "true" and "42", which Jaeger should show and filter as a bool and
+// a number. Only canonical forms are converted, so "007" or "1e3" stay the
+// strings they were, and every value still reads back as the same text.
+func typedAttribute(k, v string) attribute.KeyValue {
+	switch v {
+	case "true":
+		return attribute.Bool(k, true)
+	case "false":
+		return attribute.Bool(k, false)
+	}
+	if len(v) > 0 && len(v) <= 18 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && strconv.FormatInt(n, 10) == v {
+			return attribute.Int64(k, n)
+		}
+	}
+	return attribute.String(k, v)
 }

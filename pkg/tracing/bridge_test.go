@@ -172,6 +172,23 @@ func TestReservedTagsBecomeKindAndStatus(t *testing.T) {
 	}
 }
 
+func TestTagsKeepTheirTypes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want attribute.Type
+	}{
+		{"true", attribute.BOOL}, {"false", attribute.BOOL}, {"42", attribute.INT64}, {"-7", attribute.INT64},
+		{"0", attribute.INT64}, {"007", attribute.STRING}, {"1e3", attribute.STRING}, {"True", attribute.STRING},
+		{"12.5", attribute.STRING}, {"", attribute.STRING}, {"99999999999999999999", attribute.STRING},
+		{"checkout-1", attribute.STRING}, {"-", attribute.STRING},
+	} {
+		kv := typedAttribute("k", tc.in)
+		if kv.Value.Type() != tc.want || kv.Value.Emit() != tc.in {
+			t.Errorf("%q -> %v %q, want %v with the same text", tc.in, kv.Value.Type(), kv.Value.Emit(), tc.want)
+		}
+	}
+}
+
 func TestMalformedIDsAreDroppedAndCounted(t *testing.T) {
 	p, exp := newTestProvider(t, "bridge-test")
 	b := &bridge{tracer: p.tp.Tracer(ScopeName), sampled: p.sampled, stats: p.stats}
