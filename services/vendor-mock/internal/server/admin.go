@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/httpjson"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/vendor-mock/internal/faults"
@@ -54,10 +53,6 @@ func (s *Server) adminPreset(w http.ResponseWriter, r *http.Request) {
 func (s *Server) change(w http.ResponseWriter, r *http.Request, f func(cur faults.Config, body []byte) (faults.Config, error)) {
 	var body json.RawMessage
 	if r.Method == http.MethodPut || r.Method == http.MethodPatch {
-		// RFC 7396's own media type for merge patches means JSON too.
-		if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/merge-patch+json") {
-			r.Header.Set("Content-Type", "application/json")
-		}
 		if err := httpjson.Decode(w, r, &body, httpjson.MaxBody); err != nil {
 			s.log.WarnContext(r.Context(), "fault change rejected", "method", r.Method, "path", r.URL.Path, "err", err)
 			httpjson.WriteError(w, err)

@@ -226,7 +226,7 @@ func TestAdminAPI(t *testing.T) {
 			wantStatus: 400, wantError: "body: want a JSON object, got array"},
 		{name: "body over 64 KiB", method: "PUT", path: "/admin/faults", contentType: jsonCT,
 			body: `{"preset":"` + strings.Repeat("x", 65<<10) + `"}`, wantStatus: 413, wantError: "body larger than 65536 bytes"},
-		{name: "wrong Content-Type", method: "PUT", path: "/admin/faults", contentType: "application/x-www-form-urlencoded",
+		{name: "wrong Content-Type", method: "PUT", path: "/admin/faults", contentType: "text/plain",
 			body: `{"preset":"slow"}`, wantStatus: 415, wantError: "want application/json"},
 		{name: "wrong method on /admin/faults", method: "POST", path: "/admin/faults", contentType: jsonCT, body: `{}`,
 			wantStatus: 405, wantError: "method POST not allowed"},
