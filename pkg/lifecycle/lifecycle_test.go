@@ -112,7 +112,9 @@ func TestHTTPAndGRPCUnitsServeAndStop(t *testing.T) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- Run(ctx, quiet, 5*time.Second, HTTP("http", srv, hl), GRPC("grpc", grpc.NewServer(), gl)) }()
+	go func() {
+		errc <- Run(ctx, quiet, 5*time.Second, HTTP("http", srv, hl), GRPC("grpc", grpc.NewServer(), gl))
+	}()
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
