@@ -4,47 +4,20 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
-	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/healthcheck"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/svcmain"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/config"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/internal/app"
 )
 
 func main() {
-	probe := flag.Bool("healthcheck", false, "probe this service's /healthz and exit 0 when healthy")
-	flag.Parse()
-
-	cfg, err := config.Load(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	if *probe {
-		os.Exit(healthProbe(cfg.HTTPAddr))
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, cfg, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "consumer:", err)
-		os.Exit(1)
-	}
-}
-
-func healthProbe(addr string) int {
-	url, err := healthcheck.URL(addr)
-	if err == nil {
-		err = healthcheck.Probe(context.Background(), url, 2*time.Second)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	svcmain.Main(svcmain.Service[config.Config]{
+		Name:     "consumer",
+		Load:     func() (config.Config, error) { return config.Load(nil) },
+		HTTPAddr: func(c config.Config) string { return c.HTTPAddr },
+		Run: func(ctx context.Context, c config.Config) error {
+			return app.Run(ctx, c, os.Stderr)
+		},
+	})
 }

@@ -4,37 +4,20 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/svcmain"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/config"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/app"
 )
 
 func main() {
-	probe := flag.Bool("healthcheck", false, "probe this service's /healthz and exit 0 when healthy")
-	flag.Parse()
-
-	cfg, err := config.Load(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	if *probe {
-		if err := app.Probe(context.Background(), cfg.HTTPAddr); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, cfg, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "producer:", err)
-		os.Exit(1)
-	}
+	svcmain.Main(svcmain.Service[config.Config]{
+		Name:     "producer",
+		Load:     func() (config.Config, error) { return config.Load(nil) },
+		HTTPAddr: func(c config.Config) string { return c.HTTPAddr },
+		Run: func(ctx context.Context, c config.Config) error {
+			return app.Run(ctx, c, os.Stderr)
+		},
+	})
 }

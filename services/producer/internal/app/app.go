@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/healthcheck"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/lifecycle"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
@@ -73,13 +72,4 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	// Stopped in reverse: HTTP (admin bursts finish), generator (in-flight
 	// submissions finish), connections, then spans.
 	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout, flush, clients, generator, lifecycle.HTTP("http", httpSrv, hl))
-}
-
-// Probe checks a running producer's /healthz (the -healthcheck flag).
-func Probe(ctx context.Context, httpAddr string) error {
-	url, err := healthcheck.URL(httpAddr)
-	if err != nil {
-		return err
-	}
-	return healthcheck.Probe(ctx, url, 2*time.Second)
 }
