@@ -23,9 +23,9 @@ const (
 	SendNonblocking = "nonblocking"
 )
 
-// The bug knobs: these defaults reproduce the incident, and each is one of
-// the four fixes when changed. Keep them together so nobody "fixes" the demo
-// by accident.
+// The bug knobs: these defaults reproduce the incident, and each of the
+// first four is one of the four fixes when changed. Keep them together so
+// nobody "fixes" the demo by accident.
 const (
 	// DefaultResultsBuffer 0 means one results slot per worker: with a slow,
 	// serial consumer the channel fills and workers block sending results.
@@ -39,6 +39,12 @@ const (
 	// DefaultVendorTimeout 0 lets a degraded vendor hold a worker for as
 	// long as it likes. Fix: e.g. 300ms.
 	DefaultVendorTimeout = time.Duration(0)
+	// DefaultForwarders 1 is the incident's one slow serial consumer path:
+	// a single goroutine delivers one result per round trip, so results
+	// leave at most at 1/RTT whatever the consumer could take. Raising it
+	// lifts that ceiling (results may then reach the consumer out of
+	// order); it is not one of the four fixes the demo teaches.
+	DefaultForwarders = 1
 )
 
 // Bounds of the settings, shared by Load and the admin API so both reject
@@ -51,6 +57,8 @@ const (
 	MaxSubmitWait    = time.Minute
 	MaxVendorTimeout = 10 * time.Minute
 	MaxLatency       = time.Hour // what envconfig.DurationRange accepts
+	MinForwarders    = 1
+	MaxForwarders    = 64
 )
 
 // Config is everything the service reads at start.
@@ -73,13 +81,15 @@ type Config struct {
 }
 
 // Live is the part of the configuration that can change while the service
-// runs: the four fixes, the submit wait and the simulated latencies.
+// runs: the four fixes, the submit wait, the forwarders and the simulated
+// latencies.
 type Live struct {
 	SubmitWait       time.Duration
 	ResultsBuffer    int    // resolved: RESULTS_BUFFER=0 becomes Workers
 	ResultSend       string // SendBlocking or SendNonblocking
 	PriorityLanes    bool
 	VendorTimeout    time.Duration // 0 = none
+	Forwarders       int           // goroutines delivering results concurrently
 	CacheLatency     envconfig.Range
 	DBAcquireLatency envconfig.Range
 	DBQueryLatency   envconfig.Range
@@ -94,6 +104,9 @@ func (l Live) Validate() error {
 	}
 	if l.ResultSend != SendBlocking && l.ResultSend != SendNonblocking {
 		errs = append(errs, fmt.Errorf("result_send: %q: want %s or %s", l.ResultSend, SendBlocking, SendNonblocking))
+	}
+	if l.Forwarders < MinForwarders || l.Forwarders > MaxForwarders {
+		errs = append(errs, fmt.Errorf("forwarders: %d is out of range %d..%d", l.Forwarders, MinForwarders, MaxForwarders))
 	}
 	if l.SubmitWait < 0 || l.SubmitWait > MaxSubmitWait {
 		errs = append(errs, fmt.Errorf("submit_wait: %s is out of range 0..%s", l.SubmitWait, MaxSubmitWait))
@@ -145,6 +158,7 @@ func read(lookup func(string) (string, bool)) (Config, []string, error) {
 			ResultSend:       r.Enum("RESULT_SEND", DefaultResultSend, SendBlocking, SendNonblocking),
 			PriorityLanes:    r.Enum("PRIORITY_LANES", onOff(DefaultPriorityLanes), "off", "on") == "on",
 			VendorTimeout:    r.Duration("VENDOR_TIMEOUT", DefaultVendorTimeout, 0, MaxVendorTimeout),
+			Forwarders:       r.Int("FORWARDERS", DefaultForwarders, MinForwarders, MaxForwarders),
 			CacheLatency:     latency(r, "CACHE_LATENCY", time.Millisecond, 5*time.Millisecond),
 			DBAcquireLatency: latency(r, "DB_ACQUIRE_LATENCY", 2*time.Millisecond, 7*time.Millisecond),
 			DBQueryLatency:   latency(r, "DB_QUERY_LATENCY", 10*time.Millisecond, 50*time.Millisecond),

@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ func TestDefaultsShowTheBug(t *testing.T) {
 			ResultSend:       SendBlocking,
 			PriorityLanes:    false,
 			VendorTimeout:    0,
+			Forwarders:       1, // one serial path to the consumer
 			CacheLatency:     envconfig.Range{Min: time.Millisecond, Max: 5 * time.Millisecond},
 			DBAcquireLatency: envconfig.Range{Min: 2 * time.Millisecond, Max: 7 * time.Millisecond},
 			DBQueryLatency:   envconfig.Range{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
@@ -46,13 +48,14 @@ func TestFixesFromEnv(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"WORKERS": "8", "RESULTS_BUFFER": "800", "RESULT_SEND": "nonblocking", "PRIORITY_LANES": "on",
 		"VENDOR_TIMEOUT": "300ms", "QUEUE_SIZE": "5", "CACHE_LATENCY": "2ms",
+		"FORWARDERS": "4",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := c.Live
 	if c.Workers != 8 || c.QueueSize != 5 || l.ResultsBuffer != 800 || l.ResultSend != SendNonblocking || !l.PriorityLanes ||
-		l.VendorTimeout != 300*time.Millisecond || l.CacheLatency != (envconfig.Range{Min: 2 * time.Millisecond, Max: 2 * time.Millisecond}) {
+		l.VendorTimeout != 300*time.Millisecond || l.Forwarders != 4 || l.CacheLatency != (envconfig.Range{Min: 2 * time.Millisecond, Max: 2 * time.Millisecond}) {
 		t.Fatalf("%+v", c)
 	}
 	// RESULTS_BUFFER=0 follows WORKERS.
@@ -66,7 +69,7 @@ func TestEveryBadValueIsNamed(t *testing.T) {
 	bad := map[string]string{
 		"GRPC_ADDR": "9090", "HTTP_ADDR": "nope", "VENDOR_URL": "ftp://x", "CONSUMER_ADDR": "localhost",
 		"WORKERS": "0", "QUEUE_SIZE": "-1", "SUBMIT_WAIT": "forever", "RESULTS_BUFFER": "100001",
-		"RESULT_SEND": "async", "PRIORITY_LANES": "maybe", "VENDOR_TIMEOUT": "-1s",
+		"RESULT_SEND": "async", "PRIORITY_LANES": "maybe", "VENDOR_TIMEOUT": "-1s", "FORWARDERS": "65",
 		"CACHE_LATENCY": "5ms-1ms", "DB_ACQUIRE_LATENCY": "x", "DB_QUERY_LATENCY": "1ms-2h",
 		"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "SHUTDOWN_TIMEOUT": "1ns",
 	}
@@ -88,7 +91,7 @@ func TestEveryBadValueIsNamed(t *testing.T) {
 
 func TestEnvNamesMatchTheREADME(t *testing.T) {
 	want := []string{
-		"CACHE_LATENCY", "CONSUMER_ADDR", "DB_ACQUIRE_LATENCY", "DB_QUERY_LATENCY", "GRPC_ADDR", "HTTP_ADDR",
+		"CACHE_LATENCY", "CONSUMER_ADDR", "DB_ACQUIRE_LATENCY", "DB_QUERY_LATENCY", "FORWARDERS", "GRPC_ADDR", "HTTP_ADDR",
 		"LOG_FORMAT", "LOG_LEVEL", "PRIORITY_LANES", "QUEUE_SIZE", "RESULTS_BUFFER", "RESULT_SEND",
 		"SHUTDOWN_TIMEOUT", "SUBMIT_WAIT", "VENDOR_TIMEOUT", "VENDOR_URL", "WORKERS",
 	}
@@ -103,6 +106,7 @@ func TestLiveValidateNamesTheField(t *testing.T) {
 		"results_buffer":     func(l *Live) { l.ResultsBuffer = 0 },
 		"result_send":        func(l *Live) { l.ResultSend = "x" },
 		"submit_wait":        func(l *Live) { l.SubmitWait = -1 },
+		"forwarders":         func(l *Live) { l.Forwarders = 0 },
 		"vendor_timeout":     func(l *Live) { l.VendorTimeout = time.Hour },
 		"cache_latency":      func(l *Live) { l.CacheLatency.Min = time.Second },
 		"db_acquire_latency": func(l *Live) { l.DBAcquireLatency.Min = -1 },
@@ -112,6 +116,19 @@ func TestLiveValidateNamesTheField(t *testing.T) {
 		change(&l)
 		if err := l.Validate(); err == nil || !strings.HasPrefix(err.Error(), field+":") {
 			t.Errorf("%s: Validate() = %v", field, err)
+		}
+	}
+}
+
+// FORWARDERS is 1..64; 0 and non-numbers are named errors, not defaults.
+func TestForwardersRange(t *testing.T) {
+	for v, ok := range map[string]bool{"1": true, "64": true, "0": false, "65": false, "-1": false, "four": false} {
+		c, err := Load(env(map[string]string{"FORWARDERS": v}))
+		switch {
+		case ok && (err != nil || strconv.Itoa(c.Live.Forwarders) != v):
+			t.Errorf("FORWARDERS=%s: %d, %v", v, c.Live.Forwarders, err)
+		case !ok && (err == nil || !strings.Contains(err.Error(), `FORWARDERS="`+v+`"`)):
+			t.Errorf("FORWARDERS=%s: error %v; want one naming it", v, err)
 		}
 	}
 }

@@ -136,7 +136,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("workers started", "grpc", a.GRPCAddr(), "http", a.HTTPAddr(),
 		"workers", a.cfg.Workers, "queue_size", a.cfg.QueueSize, "results_buffer", a.cfg.Live.ResultsBuffer,
 		"result_send", a.cfg.Live.ResultSend, "priority_lanes", a.cfg.Live.PriorityLanes,
-		"vendor_timeout", a.cfg.Live.VendorTimeout, "vendor_url", a.cfg.VendorURL, "consumer", a.cfg.ConsumerAddr,
+		"vendor_timeout", a.cfg.Live.VendorTimeout, "forwarders", a.cfg.Live.Forwarders, "vendor_url", a.cfg.VendorURL, "consumer", a.cfg.ConsumerAddr,
 		"tracing", a.tr.Enabled())
 	return lifecycle.Run(ctx, a.log, a.cfg.ShutdownTimeout,
 		lifecycle.Unit{Name: "tracing", Stop: a.tr.Shutdown},

@@ -41,7 +41,7 @@ func start(t *testing.T, vendorURL, consumerAddr string) *running {
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", VendorURL: vendorURL, ConsumerAddr: consumerAddr,
 		Workers: 4, QueueSize: 40, ShutdownTimeout: 10 * time.Second,
 		Live: config.Live{
-			SubmitWait: time.Second, ResultsBuffer: 4, ResultSend: config.SendBlocking,
+			SubmitWait: time.Second, ResultsBuffer: 4, ResultSend: config.SendBlocking, Forwarders: 1,
 			CacheLatency:     envconfig.Range{Max: time.Millisecond},
 			DBAcquireLatency: envconfig.Range{Max: time.Millisecond},
 			DBQueryLatency:   envconfig.Range{Min: time.Millisecond, Max: 2 * time.Millisecond},

@@ -1,6 +1,7 @@
 // Package fakes holds the test doubles of the workers' neighbours: a
-// consumer that is a real gRPC ResultSink, slow and serial like the real
-// one, and a vendor API on a real HTTP server whose answers tests set.
+// consumer that is a real gRPC ResultSink, slow and (by default) serial
+// like the real one, and a vendor API on a real HTTP server whose answers
+// tests set.
 package fakes
 
 import (
@@ -18,29 +19,41 @@ import (
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 )
 
-// Consumer is a ResultSink that handles one result at a time, taking Delay
-// for each, and records every delivery.
+// Consumer is a ResultSink that handles a fixed number of results at a
+// time (one, like the real consumer's default), taking Delay for each, and
+// records every delivery.
 type Consumer struct {
 	jobsv1.UnimplementedResultSinkServer
 	Delay time.Duration
 
-	serial sync.Mutex // one result at a time, like the real consumer
+	slots  chan struct{} // one per result handled at once
 	mu     sync.Mutex
 	counts map[string]int
 	order  []*jobsv1.Result
-	srv    *grpc.Server
-	addr   string
+	// inFlight counts Deliver calls in progress, those waiting for a
+	// slot included: how many the workers make at once.
+	inFlight, maxInFlight int
+	srv                   *grpc.Server
+	addr                  string
 }
 
-// StartConsumer serves a consumer on addr ("127.0.0.1:0" for any port)
-// until the test ends.
+// StartConsumer serves a serial consumer on addr ("127.0.0.1:0" for any
+// port) until the test ends.
 func StartConsumer(t testing.TB, addr string, delay time.Duration) *Consumer {
+	t.Helper()
+	return StartConcurrentConsumer(t, addr, delay, 1)
+}
+
+// StartConcurrentConsumer serves a consumer that handles up to concurrency
+// results at once.
+func StartConcurrentConsumer(t testing.TB, addr string, delay time.Duration, concurrency int) *Consumer {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("fake consumer: %v", err)
 	}
-	c := &Consumer{Delay: delay, counts: map[string]int{}, srv: grpc.NewServer(), addr: l.Addr().String()}
+	c := &Consumer{Delay: delay, slots: make(chan struct{}, concurrency), counts: map[string]int{},
+		srv: grpc.NewServer(), addr: l.Addr().String()}
 	jobsv1.RegisterResultSinkServer(c.srv, c)
 	go c.srv.Serve(l) //nolint:errcheck // ends with Stop
 	t.Cleanup(c.srv.Stop)
@@ -52,8 +65,17 @@ func (c *Consumer) Addr() string { return c.addr }
 
 // Deliver records r after Delay.
 func (c *Consumer) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobsv1.DeliverResponse, error) {
-	c.serial.Lock()
-	defer c.serial.Unlock()
+	c.mu.Lock()
+	c.inFlight++
+	c.maxInFlight = max(c.maxInFlight, c.inFlight)
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inFlight--
+		c.mu.Unlock()
+	}()
+	c.slots <- struct{}{}
+	defer func() { <-c.slots }()
 	if c.Delay > 0 {
 		time.Sleep(c.Delay)
 	}
@@ -63,6 +85,21 @@ func (c *Consumer) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jo
 	c.counts[id]++
 	c.order = append(c.order, req.GetResult())
 	return &jobsv1.DeliverResponse{Duplicate: c.counts[id] > 1}, nil
+}
+
+// MaxInFlight is the most Deliver calls that were in progress at once
+// since the start or the last ResetMaxInFlight.
+func (c *Consumer) MaxInFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxInFlight
+}
+
+// ResetMaxInFlight starts a new MaxInFlight measurement.
+func (c *Consumer) ResetMaxInFlight() {
+	c.mu.Lock()
+	c.maxInFlight = c.inFlight
+	c.mu.Unlock()
 }
 
 // Results returns the deliveries so far, in order.

@@ -28,6 +28,7 @@ func testLive() config.Live {
 		SubmitWait:    time.Second,
 		ResultsBuffer: 4,
 		ResultSend:    config.SendBlocking,
+		Forwarders:    1,
 	}
 }
 

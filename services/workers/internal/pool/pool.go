@@ -1,7 +1,8 @@
 // Package pool is the worker pool of the incident: a bounded job queue
 // (optionally split into priority lanes), N workers, the results channel
-// between the workers and a single forwarder, and the forwarder that hands
-// each result to the consumer, one at a time.
+// between the workers and the forwarders, and the forwarders that hand
+// each result to the consumer. With the default of one forwarder, results
+// go one at a time, in order: the incident's serial consumer path.
 //
 // Each job leaves four sibling spans under the Submit server span:
 // queue.wait, worker.process, result.send (where the hidden bottleneck
@@ -73,13 +74,27 @@ type Pool struct {
 	live   atomic.Pointer[config.Live]
 
 	// abandon is cancelled at the shutdown deadline: running work and
-	// deliveries are cut, and the workers and forwarder stop waiting.
+	// deliveries are cut, and the workers and forwarders stop waiting.
 	abandon       context.Context
 	abandonNow    context.CancelFunc
 	startOnce     sync.Once
 	workersDone   chan struct{}
 	forwarderDone chan struct{}
 	shuttingDown  atomic.Bool
+
+	// fwdMu guards the set of forwarders, resized live by Update.
+	fwdMu sync.Mutex
+	// fwdRetire holds one channel per running forwarder; closing it lets
+	// that forwarder finish the result in hand and stop.
+	fwdRetire  []chan struct{}
+	fwdStarted bool
+	// fwdFrozen: shutdown began, the count no longer changes (the
+	// forwarders stop once the results channel is drained).
+	fwdFrozen bool
+	fwdWG     sync.WaitGroup
+	// fwdRunning counts forwarder goroutines alive, retired ones included
+	// until they return.
+	fwdRunning atomic.Int32
 }
 
 // New checks the options and builds a pool; Start runs it.
@@ -149,10 +164,15 @@ func (p *Pool) Update(change func(*config.Live) error) (before, after config.Liv
 	if after.PriorityLanes != before.PriorityLanes {
 		p.queue.setPrioritize(after.PriorityLanes)
 	}
+	if after.Forwarders != before.Forwarders {
+		p.fwdMu.Lock()
+		p.resizeForwarders(after.Forwarders)
+		p.fwdMu.Unlock()
+	}
 	return before, after, nil
 }
 
-// Start runs the workers and the forwarder.
+// Start runs the workers and the forwarders.
 func (p *Pool) Start() {
 	p.startOnce.Do(func() {
 		var wg sync.WaitGroup
@@ -160,11 +180,44 @@ func (p *Pool) Start() {
 			wg.Go(func() { p.runWorker(id) })
 		}
 		go func() { wg.Wait(); close(p.workersDone) }()
-		go func() { defer close(p.forwarderDone); p.forward() }()
+		p.fwdMu.Lock()
+		p.fwdStarted = true
+		p.resizeForwarders(p.Settings().Forwarders)
+		p.fwdMu.Unlock()
+		// The count stays at least 1 until freezeForwarders, so Wait does
+		// not return while the set can still grow.
+		go func() { p.fwdWG.Wait(); close(p.forwarderDone) }()
 	})
 }
 
-// Done is closed when the workers and the forwarder have stopped.
+// resizeForwarders starts or retires forwarders until n run. A retired
+// forwarder delivers the result it holds, if any, then stops; the others
+// take whatever it would have taken. Caller holds fwdMu.
+func (p *Pool) resizeForwarders(n int) {
+	if !p.fwdStarted || p.fwdFrozen {
+		return
+	}
+	for len(p.fwdRetire) < n {
+		retire := make(chan struct{})
+		p.fwdRetire = append(p.fwdRetire, retire)
+		p.fwdRunning.Add(1)
+		p.fwdWG.Go(func() { defer p.fwdRunning.Add(-1); p.forward(retire) })
+	}
+	for len(p.fwdRetire) > n {
+		last := len(p.fwdRetire) - 1
+		close(p.fwdRetire[last])
+		p.fwdRetire = p.fwdRetire[:last]
+	}
+}
+
+// freezeForwarders fixes the set of forwarders for the shutdown.
+func (p *Pool) freezeForwarders() {
+	p.fwdMu.Lock()
+	p.fwdFrozen = true
+	p.fwdMu.Unlock()
+}
+
+// Done is closed when the workers and the forwarders have stopped.
 func (p *Pool) Done() <-chan struct{} { return p.forwarderDone }
 
 // Accepting reports whether Submit takes jobs (false once shutdown began).
@@ -276,7 +329,7 @@ func (p *Pool) process(workerID int, it *queued) {
 	})
 }
 
-// send hands the result to the forwarder. This is the incident's hidden
+// send hands the result to the forwarders. This is the incident's hidden
 // bottleneck: with a small channel and a slow consumer, the worker waits
 // here instead of taking the next job.
 func (p *Pool) send(workerID int, it *queued, d *delivery) {
@@ -327,11 +380,18 @@ func (p *Pool) send(workerID int, it *queued, d *delivery) {
 	}
 }
 
-// forward delivers results to the consumer one at a time, until the
-// results channel is closed and drained.
-func (p *Pool) forward() {
+// forward is one forwarder: it delivers results to the consumer one at a
+// time, until the results channel is closed and drained or it is retired.
+// Several forwarders deliver concurrently, so results may then reach the
+// consumer out of order; each is still taken, and delivered, once.
+func (p *Pool) forward(retire <-chan struct{}) {
 	for {
-		d, ok := p.results.receive(p.abandon.Done())
+		select {
+		case <-retire:
+			return
+		default:
+		}
+		d, ok := p.results.receive(p.abandon.Done(), retire)
 		if !ok {
 			return
 		}
@@ -398,13 +458,14 @@ func (p *Pool) StopAccepting() {
 }
 
 // Shutdown stops taking jobs, lets the workers finish the queued ones and
-// the forwarder deliver every result. If ctx ends first, running work and
+// the forwarders deliver every result. If ctx ends first, running work and
 // deliveries are cut and what was left is logged and returned as an error.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.StopAccepting()
 	p.Start() // a pool that never started still drains what it accepted
 	select {
 	case <-p.workersDone:
+		p.freezeForwarders()
 		p.results.close()
 	case <-ctx.Done():
 		return p.abandonWork()
@@ -420,10 +481,11 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 
 func (p *Pool) abandonWork() error {
 	jobsLeft := p.queue.remaining()
+	p.freezeForwarders()
 	p.abandonNow()
 	p.results.abort()
 	p.results.close()
-	// Everything the workers and forwarder wait on is now cancelled; they
+	// Everything the workers and forwarders wait on is now cancelled; they
 	// return promptly.
 	<-p.workersDone
 	<-p.forwarderDone

@@ -71,6 +71,15 @@ type acceptance struct {
 // capacity QUEUE_SIZE). With lanes on, each lane holds up to QUEUE_SIZE
 // jobs, workers take fast jobs first, and at most maxSlow workers hold a
 // vendor job at once, so one worker is always free for fast jobs.
+//
+// Waiting is targeted: a Submit waiting for room and an idle worker each
+// park on their own channel, and whoever changes the queue does the
+// waiter's part under the lock before waking it: a worker wakes holding its
+// job, a Submit wakes with its job accepted. So a push wakes at most the one
+// worker that takes a job, a pop at most the one Submit that fills the
+// freed slot, in arrival order, and nobody wakes to find nothing to do
+// (under overload, waking every waiter on every change cost half the
+// service's CPU).
 type jobQueue struct {
 	mu         sync.Mutex
 	lanes      [2]fifo[*queued]
@@ -80,9 +89,33 @@ type jobQueue struct {
 	slowActive int
 	seq        uint64
 	closed     bool
-	// changed is closed and replaced on every change, waking everyone
-	// waiting for room (submitters) or for a job (workers).
-	changed chan struct{}
+
+	// submitters wait for room, per lane, in arrival order; waitSeq
+	// orders them across lanes when the lanes share the capacity.
+	submitters [2]waitList[*submitWaiter]
+	waitSeq    uint64
+	idle       waitList[*idleWorker]
+	// wakeups counts waiters woken (tests and BenchmarkQueueContended).
+	wakeups uint64
+}
+
+// submitWaiter is a Submit waiting for room.
+type submitWaiter struct {
+	it     *queued
+	accept func(*queued, acceptance)
+	seq    uint64
+	link   *waitLink[*submitWaiter]
+	// a and err are set under the queue's lock before done is closed.
+	a    acceptance
+	err  error
+	done chan struct{}
+}
+
+// idleWorker is a worker waiting for a job.
+type idleWorker struct {
+	link *waitLink[*idleWorker]
+	it   *queued // handed over under the queue's lock before wake is closed
+	wake chan struct{}
 }
 
 func newJobQueue(capacity, workers int, prioritize bool) *jobQueue {
@@ -92,13 +125,7 @@ func newJobQueue(capacity, workers int, prioritize bool) *jobQueue {
 		// With one worker there is nobody to reserve; vendor jobs must
 		// still run.
 		maxSlow: max(1, workers-1),
-		changed: make(chan struct{}),
 	}
-}
-
-func (q *jobQueue) broadcast() {
-	close(q.changed)
-	q.changed = make(chan struct{})
 }
 
 func (q *jobQueue) laneName(lane int) string {
@@ -118,48 +145,137 @@ func (q *jobQueue) hasRoom(lane int) bool {
 	return q.lanes[fast].len()+q.lanes[slow].len() < q.capacity
 }
 
+// waitedFor reports whether Submits are waiting for the room a job in lane
+// would take; a newcomer must not overtake them.
+func (q *jobQueue) waitedFor(lane int) bool {
+	if q.prioritize {
+		return q.submitters[lane].len() > 0
+	}
+	return q.submitters[fast].len()+q.submitters[slow].len() > 0
+}
+
 // push adds it, waiting up to wait for room. accept runs under the queue's
 // lock the moment the job is in, so that the job's queue.wait span is
 // complete before any worker can see the job.
 func (q *jobQueue) push(ctx context.Context, it *queued, wait time.Duration, accept func(*queued, acceptance)) (acceptance, error) {
-	var timeout <-chan time.Time
-	for {
-		q.mu.Lock()
-		if q.closed {
-			q.mu.Unlock()
-			return acceptance{}, ErrShuttingDown
-		}
-		if q.hasRoom(it.lane) {
-			q.seq++
-			it.seq = q.seq
-			a := q.ahead(it.lane)
-			q.lanes[it.lane].push(it)
-			a.depth = q.lanes[fast].len() + q.lanes[slow].len()
-			accept(it, a)
-			q.broadcast()
-			q.mu.Unlock()
-			return a, nil
-		}
-		full := &FullError{Lane: q.laneName(it.lane), Capacity: q.capacity}
-		changed := q.changed
+	q.mu.Lock()
+	if q.closed {
 		q.mu.Unlock()
+		return acceptance{}, ErrShuttingDown
+	}
+	if q.hasRoom(it.lane) && !q.waitedFor(it.lane) {
+		a := q.enqueue(it, accept)
+		q.settle()
+		q.mu.Unlock()
+		return a, nil
+	}
+	if wait <= 0 {
+		err := q.full(it.lane)
+		q.mu.Unlock()
+		return acceptance{}, err
+	}
+	q.waitSeq++
+	w := &submitWaiter{it: it, accept: accept, seq: q.waitSeq, done: make(chan struct{})}
+	w.link = q.submitters[it.lane].push(w)
+	q.mu.Unlock()
 
-		if timeout == nil {
-			if wait <= 0 {
-				return acceptance{}, full
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	var gaveUp error
+	select {
+	case <-w.done:
+		return w.a, w.err
+	case <-t.C:
+	case <-ctx.Done():
+		gaveUp = fmt.Errorf("waiting for room in the job queue: %w", context.Cause(ctx))
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	select {
+	case <-w.done: // admitted (or refused) while giving up: that answer stands
+		return w.a, w.err
+	default:
+	}
+	q.submitters[it.lane].remove(w.link)
+	if gaveUp == nil {
+		gaveUp = q.full(it.lane)
+	}
+	return acceptance{}, gaveUp
+}
+
+func (q *jobQueue) full(lane int) error {
+	return &FullError{Lane: q.laneName(lane), Capacity: q.capacity}
+}
+
+// enqueue puts it in its lane and runs accept. Caller holds q.mu and has
+// checked the room.
+func (q *jobQueue) enqueue(it *queued, accept func(*queued, acceptance)) acceptance {
+	q.seq++
+	it.seq = q.seq
+	a := q.ahead(it.lane)
+	q.lanes[it.lane].push(it)
+	a.depth = q.lanes[fast].len() + q.lanes[slow].len()
+	accept(it, a)
+	return a
+}
+
+// settle brings the waiters up to date with the queue after any change:
+// idle workers get the jobs they may take, and waiting Submits take the
+// room that frees, in arrival order, until neither can go on. Each waiter
+// is woken once, with its part done. Caller holds q.mu.
+func (q *jobQueue) settle() {
+	for progressed := true; progressed; {
+		progressed = false
+		for q.idle.len() > 0 {
+			it := q.take()
+			if it == nil {
+				break
 			}
-			t := time.NewTimer(wait)
-			defer t.Stop()
-			timeout = t.C
+			w := q.idle.pop()
+			w.it = it
+			q.wakeups++
+			close(w.wake)
+			progressed = true
 		}
-		select {
-		case <-changed:
-		case <-timeout:
-			return acceptance{}, full
-		case <-ctx.Done():
-			return acceptance{}, fmt.Errorf("waiting for room in the job queue: %w", context.Cause(ctx))
+		for {
+			w := q.nextAdmitted()
+			if w == nil {
+				break
+			}
+			q.submitters[w.it.lane].remove(w.link)
+			w.a = q.enqueue(w.it, w.accept)
+			q.wakeups++
+			close(w.done)
+			progressed = true
 		}
 	}
+}
+
+// nextAdmitted returns the waiting Submit that gets room now, if any: the
+// first of a lane with room when lanes are on, else the first of all.
+func (q *jobQueue) nextAdmitted() *submitWaiter {
+	if q.prioritize {
+		for lane := range q.submitters {
+			if q.submitters[lane].len() > 0 && q.hasRoom(lane) {
+				return q.submitters[lane].front()
+			}
+		}
+		return nil
+	}
+	f, s := &q.submitters[fast], &q.submitters[slow]
+	var w *submitWaiter
+	switch {
+	case f.len() > 0 && (s.len() == 0 || f.front().seq < s.front().seq):
+		w = f.front()
+	case s.len() > 0:
+		w = s.front()
+	default:
+		return nil
+	}
+	if !q.hasRoom(w.it.lane) {
+		return nil
+	}
+	return w
 }
 
 // ahead lists the jobs a worker would take before a new job in lane.
@@ -192,28 +308,39 @@ func (q *jobQueue) ahead(lane int) acceptance {
 // pop waits for a job a worker may take. It returns false once the queue
 // is closed and empty, or when stop is closed (shutdown deadline).
 func (q *jobQueue) pop(stop <-chan struct{}) (*queued, bool) {
+	select {
+	case <-stop:
+		return nil, false
+	default:
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	for {
+		if it := q.take(); it != nil {
+			q.settle() // the freed slot goes to a waiting Submit
+			return it, true
+		}
+		if q.closed && q.lanes[fast].len()+q.lanes[slow].len() == 0 {
+			return nil, false
+		}
+		w := &idleWorker{wake: make(chan struct{})}
+		w.link = q.idle.push(w)
+		q.mu.Unlock()
+		select {
+		case <-w.wake:
+		case <-stop:
+		}
+		q.mu.Lock()
+		if w.it != nil {
+			// Handed over, perhaps just as stop closed: it is this
+			// worker's now, as if it had taken it a moment earlier.
+			return w.it, true
+		}
+		q.idle.remove(w.link)
 		select {
 		case <-stop:
 			return nil, false
 		default:
-		}
-		q.mu.Lock()
-		if it := q.take(); it != nil {
-			q.broadcast()
-			q.mu.Unlock()
-			return it, true
-		}
-		if q.closed && q.lanes[fast].len()+q.lanes[slow].len() == 0 {
-			q.mu.Unlock()
-			return nil, false
-		}
-		changed := q.changed
-		q.mu.Unlock()
-		select {
-		case <-changed:
-		case <-stop:
-			return nil, false
 		}
 	}
 }
@@ -246,23 +373,53 @@ func (q *jobQueue) done(it *queued) {
 	}
 	q.mu.Lock()
 	q.slowActive--
-	q.broadcast()
+	q.settle() // a vendor job may be waiting for a worker
 	q.mu.Unlock()
 }
 
+// setPrioritize switches the lanes. Every waiter is judged again under the
+// new rules: each worker that may now take a job gets one, each Submit
+// that now has room gets in.
 func (q *jobQueue) setPrioritize(on bool) {
 	q.mu.Lock()
 	q.prioritize = on
-	q.broadcast()
+	q.settle()
 	q.mu.Unlock()
 }
 
-// close stops submissions; workers still take what is queued.
+// close stops submissions; workers still take what is queued. It wakes
+// everyone: waiting Submits are refused, idle workers find out whether
+// anything is left.
 func (q *jobQueue) close() {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.closed = true
-	q.broadcast()
-	q.mu.Unlock()
+	for lane := range q.submitters {
+		for q.submitters[lane].len() > 0 {
+			w := q.submitters[lane].pop()
+			w.err = ErrShuttingDown
+			q.wakeups++
+			close(w.done)
+		}
+	}
+	for q.idle.len() > 0 {
+		q.wakeups++
+		close(q.idle.pop().wake)
+	}
+}
+
+// waiting counts the parked Submits and idle workers (tests).
+func (q *jobQueue) waiting() (submits, workers int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.submitters[fast].len() + q.submitters[slow].len(), q.idle.len()
+}
+
+// wakeupCount is the number of waiters woken so far (tests, benchmarks).
+func (q *jobQueue) wakeupCount() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.wakeups
 }
 
 // QueueStats is the job queue part of /stats.

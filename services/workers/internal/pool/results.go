@@ -51,15 +51,15 @@ type resultLane struct {
 }
 
 // resultBuffer is the results channel between the workers and the
-// forwarder: RESULTS_BUFFER slots per lane, blocking senders when full
+// forwarders: RESULTS_BUFFER slots per lane, blocking senders when full
 // exactly like a buffered Go channel (blocked senders are admitted in
-// order as the forwarder takes results). Unlike a Go channel it can be
+// order as the forwarders take results). Unlike a Go channel it can be
 // resized while senders wait, it can tell a blocked sender which results
 // it is waiting behind, and in non-blocking mode it spills into a bounded
 // overflow instead of blocking.
 //
 // Lane fast carries results of fast jobs when priority lanes are on; lane
-// slow carries everything else. The forwarder prefers lane fast.
+// slow carries everything else. The forwarders prefer lane fast.
 type resultBuffer struct {
 	mu          sync.Mutex
 	lanes       [2]resultLane
@@ -67,12 +67,20 @@ type resultBuffer struct {
 	nonblocking bool
 	overflowCap int
 	closed      bool
-	// aborted admits every sender at once: the forwarder is gone, and a
+	// aborted admits every sender at once: the forwarders are gone, and a
 	// worker must not hang at the shutdown deadline.
 	aborted bool
-	// ready wakes the forwarder; one pending signal is enough since it
-	// re-checks every lane when it wakes.
-	ready chan struct{}
+	// idle forwarders wait here. They exist only while every lane is
+	// empty, so a result that arrives goes straight to the first of them:
+	// one result wakes one forwarder, which wakes holding it.
+	idle waitList[*idleReceiver]
+}
+
+// idleReceiver is a forwarder waiting for a result.
+type idleReceiver struct {
+	link *waitLink[*idleReceiver]
+	d    *delivery // handed over under the buffer's lock before wake is closed
+	wake chan struct{}
 }
 
 func newResultBuffer(capacity int, mode string, overflowCap int) *resultBuffer {
@@ -80,7 +88,6 @@ func newResultBuffer(capacity int, mode string, overflowCap int) *resultBuffer {
 		capacity:    capacity,
 		nonblocking: mode == config.SendNonblocking,
 		overflowCap: overflowCap,
-		ready:       make(chan struct{}, 1),
 	}
 }
 
@@ -103,11 +110,17 @@ func (b *resultBuffer) hasRoom(l *resultLane) bool {
 	}
 }
 
-func (b *resultBuffer) signal() {
-	select {
-	case b.ready <- struct{}{}:
-	default:
+// put adds d to lane l, or hands it to an idle forwarder (then every lane
+// is empty, so no result is overtaken). Caller holds b.mu and has checked
+// the room.
+func (b *resultBuffer) put(l *resultLane, d *delivery) {
+	if b.idle.len() > 0 {
+		r := b.idle.pop()
+		r.d = d
+		close(r.wake)
+		return
 	}
+	l.items.push(d)
 }
 
 // send hands d over in lane, blocking while the lane has no room.
@@ -124,8 +137,7 @@ func (b *resultBuffer) send(d *delivery, lane int) sendReport {
 	d.sendStart = time.Now()
 	if l.waiters.len() == 0 && b.hasRoom(l) {
 		d.enqueued = d.sendStart
-		l.items.push(d)
-		b.signal()
+		b.put(l, d)
 		b.mu.Unlock()
 		return rep
 	}
@@ -152,35 +164,50 @@ func (b *resultBuffer) admit(l *resultLane) {
 		now := time.Now()
 		w.d.enqueued = now
 		w.d.sendBlock = now.Sub(w.d.sendStart)
-		l.items.push(w.d)
+		b.put(l, w.d)
 		close(w.admitted)
-		b.signal()
 	}
 }
 
 // receive takes the next result, fast lane first. It returns false when
-// the buffer is closed and empty, or when stop is closed.
-func (b *resultBuffer) receive(stop <-chan struct{}) (*delivery, bool) {
+// the buffer is closed and empty, or when stop or retire is closed while
+// it waits (retire: this forwarder is no longer wanted).
+func (b *resultBuffer) receive(stop, retire <-chan struct{}) (*delivery, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for {
-		b.mu.Lock()
 		for i := range b.lanes {
 			l := &b.lanes[i]
 			if l.items.len() > 0 {
 				d := l.items.pop()
 				b.admit(l)
-				b.mu.Unlock()
 				return d, true
 			}
 		}
-		closed := b.closed
-		b.mu.Unlock()
-		if closed {
+		if b.closed {
 			return nil, false
 		}
+		r := &idleReceiver{wake: make(chan struct{})}
+		r.link = b.idle.push(r)
+		b.mu.Unlock()
 		select {
-		case <-b.ready:
+		case <-r.wake:
+		case <-stop:
+		case <-retire:
+		}
+		b.mu.Lock()
+		if r.d != nil {
+			// Handed over, perhaps just as stop or retire closed: this
+			// forwarder delivers it.
+			return r.d, true
+		}
+		b.idle.remove(r.link)
+		select {
 		case <-stop:
 			return nil, false
+		case <-retire:
+			return nil, false
+		default:
 		}
 	}
 }
@@ -208,17 +235,19 @@ func (b *resultBuffer) setMode(mode string) {
 	b.mu.Unlock()
 }
 
-// close tells the forwarder no more results will come: it drains what is
-// there and stops.
+// close tells the forwarders no more results will come: they drain what
+// is there and stop.
 func (b *resultBuffer) close() {
 	b.mu.Lock()
 	b.closed = true
-	b.signal()
+	for b.idle.len() > 0 {
+		close(b.idle.pop().wake)
+	}
 	b.mu.Unlock()
 }
 
-// abort admits every blocked sender so no worker hangs once the forwarder
-// has stopped.
+// abort admits every blocked sender so no worker hangs once the forwarders
+// have stopped.
 func (b *resultBuffer) abort() {
 	b.mu.Lock()
 	b.aborted = true
@@ -273,7 +302,7 @@ func (b *resultBuffer) stats(prioritize bool) ResultsStats {
 	return s
 }
 
-// remaining counts results not yet taken by the forwarder (shutdown report).
+// remaining counts results no forwarder has taken (shutdown report).
 func (b *resultBuffer) remaining() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -41,7 +41,7 @@ func TestResultBufferResizeKeepsOrderAndLosesNothing(t *testing.T) {
 	}()
 	next := make([]int, senders)
 	for range senders * each {
-		d, ok := b.receive(nil)
+		d, ok := b.receive(nil, nil)
 		if !ok {
 			t.Fatal("receive: buffer closed early")
 		}
@@ -56,7 +56,7 @@ func TestResultBufferResizeKeepsOrderAndLosesNothing(t *testing.T) {
 	<-resized
 	wg.Wait()
 	b.close()
-	if d, ok := b.receive(nil); ok {
+	if d, ok := b.receive(nil, nil); ok {
 		t.Fatalf("extra result %s", d.jobID)
 	}
 }
@@ -69,7 +69,7 @@ func TestResultBufferBlockedSendReport(t *testing.T) {
 	got := make(chan sendReport)
 	go func() { got <- b.send(&delivery{jobID: "c"}, slow) }()
 	waitFor(t, func() bool { return b.stats(false).BlockedNow == 1 })
-	if d, _ := b.receive(nil); d.jobID != "a" {
+	if d, _ := b.receive(nil, nil); d.jobID != "a" {
 		t.Fatalf("received %s first", d.jobID)
 	}
 	rep := <-got
@@ -86,7 +86,7 @@ func TestResultBufferBlockedSendReport(t *testing.T) {
 	}
 	// The fast lane is preferred by the forwarder.
 	b.send(&delivery{jobID: "fast"}, fast)
-	if d, _ := b.receive(nil); d.jobID != "fast" {
+	if d, _ := b.receive(nil, nil); d.jobID != "fast" {
 		t.Fatalf("received %s before the fast result", d.jobID)
 	}
 }

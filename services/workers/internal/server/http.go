@@ -41,6 +41,7 @@ type ConfigView struct {
 	ResultSend       string `json:"result_send"`
 	PriorityLanes    string `json:"priority_lanes"`
 	VendorTimeout    string `json:"vendor_timeout"`
+	Forwarders       int    `json:"forwarders"`
 	SubmitWait       string `json:"submit_wait"`
 	CacheLatency     string `json:"cache_latency"`
 	DBAcquireLatency string `json:"db_acquire_latency"`
@@ -55,6 +56,7 @@ type configPatch struct {
 	ResultSend       *string `json:"result_send"`
 	PriorityLanes    *string `json:"priority_lanes"`
 	VendorTimeout    *string `json:"vendor_timeout"`
+	Forwarders       *int    `json:"forwarders"`
 	SubmitWait       *string `json:"submit_wait"`
 	CacheLatency     *string `json:"cache_latency"`
 	DBAcquireLatency *string `json:"db_acquire_latency"`
@@ -73,6 +75,7 @@ func (s *Server) view(l config.Live) ConfigView {
 		ResultSend:       l.ResultSend,
 		PriorityLanes:    lanes,
 		VendorTimeout:    formatDuration(l.VendorTimeout),
+		Forwarders:       l.Forwarders,
 		SubmitWait:       formatDuration(l.SubmitWait),
 		CacheLatency:     formatRange(l.CacheLatency),
 		DBAcquireLatency: formatRange(l.DBAcquireLatency),
@@ -115,6 +118,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 		{"result_send", old.ResultSend, cur.ResultSend},
 		{"priority_lanes", old.PriorityLanes, cur.PriorityLanes},
 		{"vendor_timeout", old.VendorTimeout, cur.VendorTimeout},
+		{"forwarders", fmt.Sprint(old.Forwarders), fmt.Sprint(cur.Forwarders)},
 		{"submit_wait", old.SubmitWait, cur.SubmitWait},
 		{"cache_latency", old.CacheLatency, cur.CacheLatency},
 		{"db_acquire_latency", old.DBAcquireLatency, cur.DBAcquireLatency},
@@ -142,6 +146,12 @@ func (s *Server) apply(patch configPatch, l *config.Live) error {
 			return fmt.Errorf("results_buffer: %d is out of range %d..%d", *v, config.MinResultsBuffer, config.MaxResultsBuffer)
 		}
 		l.ResultsBuffer = *v
+	}
+	if v := patch.Forwarders; v != nil {
+		if *v < config.MinForwarders || *v > config.MaxForwarders {
+			return fmt.Errorf("forwarders: %d is out of range %d..%d", *v, config.MinForwarders, config.MaxForwarders)
+		}
+		l.Forwarders = *v
 	}
 	if v := patch.ResultSend; v != nil {
 		if *v != config.SendBlocking && *v != config.SendNonblocking {

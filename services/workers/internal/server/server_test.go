@@ -41,7 +41,7 @@ func newServer(t *testing.T, queueSize int, submitWait time.Duration) (*Server, 
 	p, err := pool.New(pool.Options{
 		Workers: 4, QueueSize: queueSize, Runner: nopRunner{}, Sink: nopSink{}, Tracing: tr, Log: log,
 		Live: config.Live{
-			SubmitWait: submitWait, ResultsBuffer: 4, ResultSend: config.SendBlocking,
+			SubmitWait: submitWait, ResultsBuffer: 4, ResultSend: config.SendBlocking, Forwarders: 1,
 			CacheLatency:     envconfig.Range{Min: time.Millisecond, Max: 5 * time.Millisecond},
 			DBAcquireLatency: envconfig.Range{Min: 2 * time.Millisecond, Max: 7 * time.Millisecond},
 			DBQueryLatency:   envconfig.Range{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
@@ -155,6 +155,9 @@ func TestAdminConfigRejectsBadInput(t *testing.T) {
 		{"negative timeout", `{"vendor_timeout":"-1s"}`, 400, "vendor_timeout"},
 		{"timeout too long", `{"vendor_timeout":"11m"}`, 400, "vendor_timeout"},
 		{"bad submit wait", `{"submit_wait":"2m"}`, 400, "submit_wait"},
+		{"no forwarders", `{"forwarders":0}`, 400, "forwarders: 0 is out of range 1..64"},
+		{"too many forwarders", `{"forwarders":65}`, 400, "forwarders: 65 is out of range 1..64"},
+		{"forwarders as string", `{"forwarders":"4"}`, 400, "forwarders"},
 		{"bad range", `{"cache_latency":"5ms-1ms"}`, 400, "cache_latency"},
 		{"bad db range", `{"db_query_latency":"fast"}`, 400, "db_query_latency"},
 		{"bad acquire range", `{"db_acquire_latency":"1ms-2h"}`, 400, "db_acquire_latency"},
@@ -183,19 +186,20 @@ func TestAdminConfigChanges(t *testing.T) {
 	h := s.HTTPHandler()
 	get := do(t, h, "GET", "/admin/config", "")
 	want := `"results_buffer": 4`
-	if get.Code != 200 || !strings.Contains(get.Body.String(), want) || !strings.Contains(get.Body.String(), `"vendor_timeout": "0"`) {
+	if get.Code != 200 || !strings.Contains(get.Body.String(), want) || !strings.Contains(get.Body.String(), `"vendor_timeout": "0"`) ||
+		!strings.Contains(get.Body.String(), `"forwarders": 1`) {
 		t.Fatalf("GET = %d %s", get.Code, get.Body)
 	}
 	// A GET body PUT back is accepted (read-only fields unchanged).
 	if rec := do(t, h, "PUT", "/admin/config", get.Body.String()); rec.Code != 200 {
 		t.Fatalf("PUT of the GET body = %d %s", rec.Code, rec.Body)
 	}
-	rec := do(t, h, "PUT", "/admin/config", `{"results_buffer":400,"result_send":"nonblocking","priority_lanes":"on","vendor_timeout":"300ms","cache_latency":"2ms"}`)
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"vendor_timeout": "300ms"`) || !strings.Contains(rec.Body.String(), `"cache_latency": "2ms"`) {
+	rec := do(t, h, "PUT", "/admin/config", `{"results_buffer":400,"result_send":"nonblocking","priority_lanes":"on","vendor_timeout":"300ms","cache_latency":"2ms","forwarders":4}`)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"vendor_timeout": "300ms"`) || !strings.Contains(rec.Body.String(), `"forwarders": 4`) || !strings.Contains(rec.Body.String(), `"cache_latency": "2ms"`) {
 		t.Fatalf("PUT = %d %s", rec.Code, rec.Body)
 	}
 	l := p.Settings()
-	if l.ResultsBuffer != 400 || l.ResultSend != config.SendNonblocking || !l.PriorityLanes || l.VendorTimeout != 300*time.Millisecond || l.CacheLatency.Max != 2*time.Millisecond {
+	if l.ResultsBuffer != 400 || l.ResultSend != config.SendNonblocking || !l.PriorityLanes || l.VendorTimeout != 300*time.Millisecond || l.CacheLatency.Max != 2*time.Millisecond || l.Forwarders != 4 {
 		t.Fatalf("settings after PUT: %+v", l)
 	}
 	if st := p.Stats(); st.Results.Cap != 400 || st.Results.Mode != config.SendNonblocking || !st.Queue.PriorityLanes {
