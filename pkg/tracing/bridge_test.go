@@ -191,7 +191,7 @@ func TestTagsKeepTheirTypes(t *testing.T) {
 
 func TestMalformedIDsAreDroppedAndCounted(t *testing.T) {
 	p, exp := newTestProvider(t, "bridge-test")
-	b := &bridge{tracer: p.tp.Tracer(ScopeName), sampled: p.sampled, stats: p.stats}
+	b := p.bridge
 	now := time.Now()
 	good := tracez.Span{TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331", Name: "ok", StartTime: now, EndTime: now}
 	bad := map[string]func(*tracez.Span){

@@ -1,63 +1,12 @@
 package tracing
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/zoobzio/tracez"
 	"go.opentelemetry.io/otel/trace"
 )
-
-// idsKey carries the IDs a bridged span must get into the SDK's IDGenerator.
-type idsKey struct{}
-
-type spanIDs struct {
-	traceID trace.TraceID
-	spanID  trace.SpanID
-}
-
-// idGenerator hands the SDK the IDs tracez already chose. Spans started
-// without such IDs (the otelhttp/otelgrpc transport spans) get random ones.
-type idGenerator struct{}
-
-func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
-	if ids, ok := ctx.Value(idsKey{}).(*spanIDs); ok {
-		return ids.traceID, ids.spanID
-	}
-	return randomTraceID(), randomSpanID()
-}
-
-func (idGenerator) NewSpanID(ctx context.Context, _ trace.TraceID) trace.SpanID {
-	if ids, ok := ctx.Value(idsKey{}).(*spanIDs); ok {
-		return ids.spanID
-	}
-	return randomSpanID()
-}
-
-func randomTraceID() trace.TraceID {
-	var t trace.TraceID
-	for t == (trace.TraceID{}) {
-		putUint64(t[:8], rand.Uint64())
-		putUint64(t[8:], rand.Uint64())
-	}
-	return t
-}
-
-func randomSpanID() trace.SpanID {
-	var s trace.SpanID
-	for s == (trace.SpanID{}) {
-		putUint64(s[:], rand.Uint64())
-	}
-	return s
-}
-
-func putUint64(b []byte, v uint64) {
-	for i := range 8 {
-		b[i] = byte(v >> (56 - 8*i))
-	}
-}
 
 // errMalformed marks a tracez span whose IDs cannot be W3C IDs.
 var errMalformed = errors.New("malformed span IDs")

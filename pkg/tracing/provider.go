@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
@@ -20,8 +21,12 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// ScopeName is the instrumentation scope of every bridged tracez span.
-const ScopeName = "github.com/zoobzio/tracez"
+// ScopeName and TracezVersion are the instrumentation scope of every
+// bridged tracez span.
+const (
+	ScopeName     = "github.com/zoobzio/tracez"
+	TracezVersion = "v0.0.13"
+)
 
 // Defaults chosen so traces show up in Jaeger about a second after a job ends.
 const (
@@ -54,6 +59,7 @@ type Options struct {
 type Provider struct {
 	tz      *tracez.Tracer
 	tp      *sdktrace.TracerProvider
+	bridge  *bridge
 	otelTP  trace.TracerProvider
 	prop    propagation.TextMapPropagator
 	sampled func(trace.TraceID) bool
@@ -130,21 +136,25 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		// Blocking here only ever blocks the queue's hand-over goroutine.
 		sdktrace.WithBlocking(),
 	)
+	queue := newQueueProcessor(bsp, qsize, p.stats)
+	// The provider makes the transport spans (otelhttp, otelgrpc); bridged
+	// tracez spans go into the same queue directly.
 	p.tp = sdktrace.NewTracerProvider(
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sampler),
-		sdktrace.WithIDGenerator(idGenerator{}),
-		sdktrace.WithSpanProcessor(newQueueProcessor(bsp, qsize, p.stats)),
+		sdktrace.WithSpanProcessor(queue),
 	)
 	p.otelTP = p.tp
 
 	p.tz = tracez.New()
-	b := &bridge{
-		tracer:  p.tp.Tracer(ScopeName, trace.WithInstrumentationVersion("v0.0.13")),
+	p.bridge = &bridge{
+		next:    queue,
+		res:     res,
+		scope:   instrumentation.Scope{Name: ScopeName, Version: TracezVersion},
 		sampled: p.sampled,
 		stats:   p.stats,
 	}
-	p.tz.OnSpanComplete(b.onSpanComplete)
+	p.tz.OnSpanComplete(p.bridge.onSpanComplete)
 	return p, nil
 }
 
