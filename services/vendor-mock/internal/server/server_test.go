@@ -443,35 +443,59 @@ func TestCallerTimeoutFreesTheHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// POST with a body is how the workers call. Go's server notices a
+	// client that went away only once the request body has been read, so
+	// this case proves the handler reads it before waiting.
+	calls := map[string]func(*http.Client, string) (*http.Response, error){
+		"GET": func(c *http.Client, url string) (*http.Response, error) { return c.Get(url) },
+		"POST with a body": func(c *http.Client, url string) (*http.Response, error) {
+			return c.Post(url, "application/json", strings.NewReader(`{"job_id":"checkout-1"}`))
+		},
+	}
 	for name, cfg := range map[string]faults.Config{
 		"outage preset":       preset(t, faults.Outage),
 		"hang without a time": forever,
 	} {
-		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, cfg)
-			client := &http.Client{Timeout: 50 * time.Millisecond}
-			defer client.CloseIdleConnections()
+		for how, call := range calls {
+			t.Run(name+"/"+how, func(t *testing.T) {
+				f := newFixture(t, cfg)
+				client := &http.Client{Timeout: 50 * time.Millisecond}
+				defer client.CloseIdleConnections()
 
-			start := time.Now()
-			_, err := client.Get(f.http.URL + "/v1/payment/authorize")
-			took := time.Since(start)
-			if err == nil {
-				t.Fatal("call against an outage answered, want the client's timeout")
-			}
-			var netErr interface{ Timeout() bool }
-			if !errors.As(err, &netErr) || !netErr.Timeout() {
-				t.Fatalf("err = %v, want a timeout", err)
-			}
-			if took > 3*time.Second {
-				t.Errorf("client returned after %s, want about 50ms", took)
-			}
-			// The handler must notice and return: in-flight drops to zero
-			// long before the outage's own 10s timeout.
-			waitFor(t, "the handler to exit", func() bool { return f.srv.Stats().InFlight == 0 })
-			if st := f.srv.Stats(); st.Cancelled != 1 || st.Hangs != 1 {
-				t.Errorf("stats = %+v, want one hang, cancelled", st)
-			}
-		})
+				start := time.Now()
+				_, err := call(client, f.http.URL+"/v1/payment/authorize")
+				took := time.Since(start)
+				if err == nil {
+					t.Fatal("call against an outage answered, want the client's timeout")
+				}
+				var netErr interface{ Timeout() bool }
+				if !errors.As(err, &netErr) || !netErr.Timeout() {
+					t.Fatalf("err = %v, want a timeout", err)
+				}
+				if took > 3*time.Second {
+					t.Errorf("client returned after %s, want about 50ms", took)
+				}
+				// The handler must notice and return: in-flight drops to zero
+				// long before the outage's own 10s timeout.
+				waitFor(t, "the handler to exit", func() bool { return f.srv.Stats().InFlight == 0 })
+				if st := f.srv.Stats(); st.Cancelled != 1 || st.Hangs != 1 {
+					t.Errorf("stats = %+v, want one hang, cancelled", st)
+				}
+			})
+		}
+	}
+}
+
+func TestVendorCallBodyIsBounded(t *testing.T) {
+	f := newFixture(t, preset(t, faults.Healthy))
+	resp, err := f.http.Client().Post(f.http.URL+"/v1/tax/calculate", "application/json",
+		strings.NewReader(strings.Repeat("x", 65<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d for a 65 KiB body, want 413", resp.StatusCode)
 	}
 }
 

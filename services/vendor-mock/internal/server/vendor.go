@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,6 +21,17 @@ func (s *Server) vendor(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
 		methodNotAllowed(w, r, "GET", "HEAD", "POST")
 		return
+	}
+	// Read the body before waiting: Go's server notices a caller that gave
+	// up (and cancels r.Context()) only once the body has been consumed, so
+	// an unread POST body would keep a hung handler waiting for its full
+	// injected time after the workers' VENDOR_TIMEOUT fired.
+	if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, httpjson.MaxBody)); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpjson.WriteError(w, &httpjson.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("body larger than %d bytes", httpjson.MaxBody)})
+		}
+		return // otherwise the caller is gone mid-body: nobody to answer
 	}
 	ctx, span := s.tracing.StartSpan(r.Context(), spans.VendorHandle)
 	defer span.Finish()
