@@ -24,6 +24,10 @@ type Unit struct {
 	Run func() error
 	// Stop asks the unit to finish its work and return, within ctx.
 	Stop func(ctx context.Context) error
+	// Budget, when set, gives Stop its own deadline instead of what is left
+	// of the shared one. Flushing spans uses it: a drain that runs out the
+	// shared deadline must not also cost the spans that explain it.
+	Budget time.Duration
 }
 
 // Run starts every unit, waits for ctx to end or a unit to fail, then stops
@@ -67,7 +71,13 @@ func Run(ctx context.Context, log *slog.Logger, timeout time.Duration, units ...
 			continue
 		}
 		start := time.Now()
-		if err := u.Stop(sctx); err != nil {
+		uctx, ucancel := sctx, context.CancelFunc(func() {})
+		if u.Budget > 0 {
+			uctx, ucancel = context.WithTimeout(context.WithoutCancel(ctx), u.Budget)
+		}
+		err := u.Stop(uctx)
+		ucancel()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("stop %s: %w", u.Name, err))
 			log.Warn("stop failed", "unit", u.Name, "err", err)
 			continue

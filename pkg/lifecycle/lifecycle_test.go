@@ -85,6 +85,21 @@ func TestRunReportsStopErrorsAndDeadline(t *testing.T) {
 	}
 }
 
+func TestBudgetOutlivesTheSharedDeadline(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var flushErr error
+	hog := Unit{Name: "drain", Stop: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }}
+	flush := Unit{Name: "tracing", Budget: time.Second, Stop: func(ctx context.Context) error {
+		flushErr = ctx.Err()
+		return nil
+	}}
+	_ = Run(ctx, quiet, 10*time.Millisecond, flush, hog)
+	if flushErr != nil {
+		t.Errorf("flush got a spent context (%v) after the drain used the shared deadline", flushErr)
+	}
+}
+
 func TestListenNamesTheVariableWhenThePortIsTaken(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

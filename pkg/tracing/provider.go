@@ -32,7 +32,10 @@ const (
 const (
 	DefaultBatchTimeout = time.Second
 	DefaultQueueSize    = 8192
-	defaultEndpoint     = "http://localhost:4317"
+	// ShutdownBudget is the time Shutdown should get to flush, apart from
+	// the time a service spends draining its work.
+	ShutdownBudget  = 5 * time.Second
+	defaultEndpoint = "http://localhost:4317"
 )
 
 // Options configure Setup. Everything else comes from the standard OTEL_*

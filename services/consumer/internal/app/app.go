@@ -27,7 +27,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("set up tracing: %w", err)
 	}
-	flush := lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown}
+	flush := lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown, Budget: tracing.ShutdownBudget}
 
 	srv := server.New(server.Options{
 		Tracing:       tp,

@@ -31,7 +31,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("set up tracing: %w", err)
 	}
-	flush := lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown}
+	flush := lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown, Budget: tracing.ShutdownBudget}
 
 	wc, err := workers.New(cfg.WorkersAddr, tp)
 	if err != nil {

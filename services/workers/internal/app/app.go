@@ -139,7 +139,7 @@ func (a *App) Run(ctx context.Context) error {
 		"vendor_timeout", a.cfg.Live.VendorTimeout, "forwarders", a.cfg.Live.Forwarders, "vendor_url", a.cfg.VendorURL, "consumer", a.cfg.ConsumerAddr,
 		"tracing", a.tr.Enabled())
 	return lifecycle.Run(ctx, a.log, a.cfg.ShutdownTimeout,
-		lifecycle.Unit{Name: "tracing", Stop: a.tr.Shutdown},
+		lifecycle.Unit{Name: "tracing", Stop: a.tr.Shutdown, Budget: tracing.ShutdownBudget},
 		lifecycle.Unit{Name: "consumer client", Stop: func(context.Context) error { return a.consumer.Close() }},
 		lifecycle.HTTP("http", a.http, a.httpLis),
 		lifecycle.Unit{
