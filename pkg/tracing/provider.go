@@ -32,6 +32,9 @@ const (
 const (
 	DefaultBatchTimeout = time.Second
 	DefaultQueueSize    = 8192
+	// remoteDecisions bounds the remembered sampling decisions of traces
+	// that arrived from other processes (about 2 MB).
+	remoteDecisions = 1 << 16
 	// ShutdownBudget is the time Shutdown should get to flush, apart from
 	// the time a service spends draining its work.
 	ShutdownBudget  = 5 * time.Second
@@ -66,6 +69,7 @@ type Provider struct {
 	otelTP  trace.TracerProvider
 	prop    propagation.TextMapPropagator
 	sampled func(trace.TraceID) bool
+	remote  *decisions // per-trace decisions of remote parents; nil unless the sampler is parent-based
 	stats   *counters
 	service string
 }
@@ -89,12 +93,25 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		return p, nil
 	}
 
-	root, sampler, err := samplerFromEnv()
+	root, sampler, parentBased, err := samplerFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	p.sampled = func(tid trace.TraceID) bool {
+	rootSampled := func(tid trace.TraceID) bool {
 		return root.ShouldSample(sdktrace.SamplingParameters{TraceID: tid}).Decision == sdktrace.RecordAndSample
+	}
+	p.sampled = rootSampled
+	if parentBased {
+		// A trace that came in from another process follows the caller's
+		// decision (StartSpan records it); only true roots ask the root
+		// sampler.
+		p.remote = newDecisions(remoteDecisions)
+		p.sampled = func(tid trace.TraceID) bool {
+			if sampled, ok := p.remote.get(tid); ok {
+				return sampled
+			}
+			return rootSampled(tid)
+		}
 	}
 
 	res, err := resource.New(ctx,
@@ -218,9 +235,11 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 }
 
 // samplerFromEnv mirrors the SDK's reading of OTEL_TRACES_SAMPLER but also
-// returns the root sampler, so that bridged spans, whose parents are
-// re-created from IDs, get the same decision as their trace's root.
-func samplerFromEnv() (root, full sdktrace.Sampler, err error) {
+// returns the root sampler and whether the sampler follows parents, so that
+// bridged spans, whose parents exist only as IDs, get their trace's
+// decision: the caller's for a trace from another process, else the root
+// sampler's (deterministic per trace ID).
+func samplerFromEnv() (root, full sdktrace.Sampler, parentBased bool, err error) {
 	name := strings.ToLower(strings.TrimSpace(os.Getenv("OTEL_TRACES_SAMPLER")))
 	arg := strings.TrimSpace(os.Getenv("OTEL_TRACES_SAMPLER_ARG"))
 	ratio := func() (sdktrace.Sampler, error) {
@@ -235,23 +254,23 @@ func samplerFromEnv() (root, full sdktrace.Sampler, err error) {
 	}
 	switch name {
 	case "", "parentbased_always_on":
-		return sdktrace.AlwaysSample(), sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
+		return sdktrace.AlwaysSample(), sdktrace.ParentBased(sdktrace.AlwaysSample()), true, nil
 	case "always_on":
-		return sdktrace.AlwaysSample(), sdktrace.AlwaysSample(), nil
+		return sdktrace.AlwaysSample(), sdktrace.AlwaysSample(), false, nil
 	case "always_off":
-		return sdktrace.NeverSample(), sdktrace.NeverSample(), nil
+		return sdktrace.NeverSample(), sdktrace.NeverSample(), false, nil
 	case "parentbased_always_off":
-		return sdktrace.NeverSample(), sdktrace.ParentBased(sdktrace.NeverSample()), nil
+		return sdktrace.NeverSample(), sdktrace.ParentBased(sdktrace.NeverSample()), true, nil
 	case "traceidratio":
 		r, err := ratio()
-		return r, r, err
+		return r, r, false, err
 	case "parentbased_traceidratio":
 		r, err := ratio()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
-		return r, sdktrace.ParentBased(r), nil
+		return r, sdktrace.ParentBased(r), true, nil
 	default:
-		return nil, nil, fmt.Errorf("tracing: OTEL_TRACES_SAMPLER=%q is not supported (use always_on, always_off, traceidratio or their parentbased_ forms)", name)
+		return nil, nil, false, fmt.Errorf("tracing: OTEL_TRACES_SAMPLER=%q is not supported (use always_on, always_off, traceidratio or their parentbased_ forms)", name)
 	}
 }

@@ -25,6 +25,9 @@ func (p *Provider) StartSpan(ctx context.Context, name string) (context.Context,
 		if s := tracez.GetSpan(ctx); s != nil {
 			s.TraceID = remote.TraceID().String()
 			s.ParentID = remote.SpanID().String()
+			if p.remote != nil {
+				p.remote.put(remote.TraceID(), remote.IsSampled())
+			}
 		}
 	}
 	return ctx, span
