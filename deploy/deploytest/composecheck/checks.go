@@ -16,8 +16,9 @@ import (
 )
 
 // ShutdownGraceMargin is how much longer than a service's own
-// SHUTDOWN_TIMEOUT Docker must wait before it sends SIGKILL.
-const ShutdownGraceMargin = 2 * time.Second
+// SHUTDOWN_TIMEOUT Docker must wait before SIGKILL: the span flush's own
+// budget (tracing.ShutdownBudget, 5s) after the drain, plus 2s of slack.
+const ShutdownGraceMargin = 7 * time.Second
 
 // Check runs every rule on a loaded (interpolated) project and returns one
 // error per violation, each naming the service and the setting.

@@ -108,8 +108,8 @@ func TestCheckRejects(t *testing.T) {
 			[]string{`service "db" has no memory limit`}},
 		{"no restart policy", "    restart: unless-stopped\n    depends_on:", "    restart: \"no\"\n    depends_on:",
 			[]string{`service "api" has restart policy "no"`}},
-		{"grace period shorter than shutdown", "stop_grace_period: 10s", "stop_grace_period: 6s",
-			[]string{`service "api": stop_grace_period 6s leaves no room for SHUTDOWN_TIMEOUT=5s`}},
+		{"grace period shorter than shutdown", "stop_grace_period: 15s", "stop_grace_period: 11s",
+			[]string{`service "api": stop_grace_period 11s leaves no room for SHUTDOWN_TIMEOUT=5s`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := loadVariant(t, tc.old, tc.new, Options{})
