@@ -132,3 +132,19 @@ func TestForwardersRange(t *testing.T) {
 		}
 	}
 }
+
+// SHUTDOWN_TIMEOUT takes 100ms to 1h, both ends included (the README's range).
+func TestShutdownTimeoutRange(t *testing.T) {
+	for v, want := range map[string]time.Duration{"100ms": 100 * time.Millisecond, "1h": time.Hour, "30s": 30 * time.Second} {
+		c, err := Load(env(map[string]string{"SHUTDOWN_TIMEOUT": v}))
+		if err != nil || c.ShutdownTimeout != want {
+			t.Errorf("SHUTDOWN_TIMEOUT=%s: %v, %v; want %v", v, c.ShutdownTimeout, err, want)
+		}
+	}
+	for _, v := range []string{"99ms", "1h0m0.001s", "0", "-1s"} {
+		_, err := Load(env(map[string]string{"SHUTDOWN_TIMEOUT": v}))
+		if err == nil || !strings.Contains(err.Error(), "SHUTDOWN_TIMEOUT="+strconv.Quote(v)) || !strings.Contains(err.Error(), "100ms to 1h0m0s") {
+			t.Errorf("SHUTDOWN_TIMEOUT=%s: %v; want an error naming it and the range", v, err)
+		}
+	}
+}

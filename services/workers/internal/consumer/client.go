@@ -121,7 +121,8 @@ func (c *Client) Deliver(ctx context.Context, r *jobsv1.Result) (attempts int, e
 		if attempts == 1 {
 			level = slog.LevelWarn
 		}
-		c.log.Log(ctx, level, "consumer unavailable; retrying", spans.JobID, r.GetJob().GetId(), "attempt", attempts, "err", err)
+		c.log.Log(ctx, level, "result not accepted yet; retrying", spans.JobID, r.GetJob().GetId(), "attempt", attempts,
+			"code", status.Code(err).String(), "err", err)
 		if err := sleep(ctx, jitter(wait)); err != nil {
 			return attempts, fmt.Errorf("deliver result of job %s: gave up after %d attempts: %w", r.GetJob().GetId(), attempts, err)
 		}
@@ -130,6 +131,8 @@ func (c *Client) Deliver(ctx context.Context, r *jobsv1.Result) (attempts int, e
 }
 
 // retryable lists the codes that mean "not now" rather than "not this".
+// Aborted is the consumer's answer while an earlier attempt of the same
+// result is still being processed there: the retry finds it done.
 func retryable(c codes.Code) bool {
 	switch c {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:

@@ -65,6 +65,17 @@ func TestDeliverRetriesWhileUnavailable(t *testing.T) {
 	}
 }
 
+// The consumer answers Aborted while a first attempt of the same result
+// is still in progress (say, one that timed out here but runs on there):
+// the retry then finds it done, deduplicated by job ID.
+func TestDeliverRetriesAbortedUntilTheFirstAttemptEnds(t *testing.T) {
+	c, s := client(t, codes.Aborted, codes.Aborted, codes.Aborted)
+	attempts, err := c.Deliver(context.Background(), result)
+	if err != nil || attempts != 4 || s.calls.Load() != 4 {
+		t.Fatalf("Deliver = %d, %v after %d calls; want success at the 4th attempt", attempts, err, s.calls.Load())
+	}
+}
+
 func TestDeliverStopsOnPermanentError(t *testing.T) {
 	c, s := client(t, codes.Unavailable, codes.InvalidArgument)
 	attempts, err := c.Deliver(context.Background(), result)

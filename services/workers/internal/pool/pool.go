@@ -410,19 +410,24 @@ func (p *Pool) deliver(d *delivery) {
 	attempts, err := p.sink.Deliver(dctx, d.result)
 	release()
 	span.SetIntTag(spans.DeliveryAttempts, attempts)
-	if err != nil {
+	abandoned := err != nil && p.abandon.Err() != nil
+	switch {
+	case abandoned:
+		span.SetTag(tracing.TagError, abandonedAtShutdown+": "+err.Error())
+	case err != nil:
 		span.SetTag(tracing.TagError, err.Error())
 	}
 	span.Finish()
 
 	delivered := time.Now()
-	abandoned := err != nil && p.abandon.Err() != nil
 	p.rec.update(func(c *Counters) {
 		c.DeliveryRetries += uint64(max(attempts-1, 0))
 		switch {
 		case err == nil:
 			c.Delivered++
-		case !abandoned:
+		case abandoned:
+			c.Abandoned++
+		default:
 			c.DeliveryFailed++
 		}
 	})
@@ -436,7 +441,9 @@ func (p *Pool) deliver(d *delivery) {
 			"send_block", d.sendBlock, "channel_wait", taken.Sub(d.enqueued),
 			"end_to_end", delivered.Sub(d.accepted), spans.DeliveryAttempts, attempts)
 	case abandoned:
-		p.log.WarnContext(ctx, "result not delivered before the shutdown deadline", spans.JobID, d.jobID, "err", err)
+		// abandonWork logs one summary line; a line per result would
+		// flood the log at the worst moment.
+		p.log.DebugContext(ctx, "result not delivered before the shutdown deadline", spans.JobID, d.jobID, "err", err)
 	default:
 		p.log.ErrorContext(ctx, "result rejected by the consumer; dropped", spans.JobID, d.jobID, "err", err)
 	}
@@ -479,19 +486,43 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 }
 
+// abandonedAtShutdown is the error of the spans the shutdown deadline cut
+// short: queue.wait of jobs never run, result.deliver of results in
+// delivery.
+const abandonedAtShutdown = "abandoned at shutdown"
+
+// abandonWork cuts everything at the shutdown deadline and accounts for
+// what is lost: queued jobs never run (their queue.wait spans end with an
+// error), results cut in delivery (counted by deliver) and results still
+// in the results channel. It reports them in one line and the error.
 func (p *Pool) abandonWork() error {
-	jobsLeft := p.queue.remaining()
 	p.freezeForwarders()
+	before := p.rec.abandoned()
+	// From here no worker takes a job and no forwarder a result; running
+	// work and deliveries in progress are cancelled.
 	p.abandonNow()
+	queued := p.queue.drain()
+	for _, it := range queued {
+		it.wait.SetTag(tracing.TagError, abandonedAtShutdown)
+		it.wait.Finish()
+	}
 	p.results.abort()
 	p.results.close()
 	// Everything the workers and forwarders wait on is now cancelled; they
-	// return promptly.
+	// return promptly. Only then is the channel's content final: a worker
+	// cut mid-job still sends its (failed) result.
 	<-p.workersDone
 	<-p.forwarderDone
-	resultsLeft := p.results.remaining()
-	p.log.Warn("shutdown deadline hit; work abandoned", "queued_jobs", jobsLeft, "undelivered_results", resultsLeft)
-	return fmt.Errorf("worker pool: shutdown deadline hit with %d queued jobs and %d undelivered results", jobsLeft, resultsLeft)
+	inChannel := uint64(p.results.discard())
+	p.rec.update(func(c *Counters) {
+		c.AbandonedJobs += uint64(len(queued))
+		c.Abandoned += inChannel
+	})
+	inDelivery := p.rec.abandoned() - before - inChannel
+	undelivered := inDelivery + inChannel
+	p.log.Warn("shutdown deadline hit; work abandoned", "queued_jobs", len(queued),
+		"undelivered_results", undelivered, "in_delivery", inDelivery, "in_results_channel", inChannel)
+	return fmt.Errorf("worker pool: shutdown deadline hit with %d queued jobs and %d undelivered results", len(queued), undelivered)
 }
 
 // Stats is the pool part of /stats.

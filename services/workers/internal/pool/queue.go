@@ -459,9 +459,17 @@ func (q *jobQueue) stats() QueueStats {
 	return s
 }
 
-// remaining counts queued jobs (shutdown report).
-func (q *jobQueue) remaining() int {
+// drain removes and returns the queued jobs, in no particular order: at
+// the shutdown deadline they will never run. A worker that took a job
+// before drain keeps it.
+func (q *jobQueue) drain() []*queued {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.lanes[fast].len() + q.lanes[slow].len()
+	var out []*queued
+	for lane := range q.lanes {
+		for q.lanes[lane].len() > 0 {
+			out = append(out, q.lanes[lane].pop())
+		}
+	}
+	return out
 }

@@ -170,12 +170,20 @@ func (b *resultBuffer) admit(l *resultLane) {
 }
 
 // receive takes the next result, fast lane first. It returns false when
-// the buffer is closed and empty, or when stop or retire is closed while
-// it waits (retire: this forwarder is no longer wanted).
+// the buffer is closed and empty, or when stop is closed (shutdown
+// deadline: whatever is still queued stays for discard to count, instead
+// of each result being taken only to fail on the cancelled delivery), or
+// when retire is closed while it waits (this forwarder is no longer
+// wanted).
 func (b *resultBuffer) receive(stop, retire <-chan struct{}) (*delivery, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for {
+		select {
+		case <-stop:
+			return nil, false
+		default:
+		}
 		for i := range b.lanes {
 			l := &b.lanes[i]
 			if l.items.len() > 0 {
@@ -302,13 +310,19 @@ func (b *resultBuffer) stats(prioritize bool) ResultsStats {
 	return s
 }
 
-// remaining counts results no forwarder has taken (shutdown report).
-func (b *resultBuffer) remaining() int {
+// discard empties the buffer once the workers and forwarders have
+// stopped at the shutdown deadline, and returns how many results no
+// forwarder took.
+func (b *resultBuffer) discard() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := 0
 	for i := range b.lanes {
-		n += b.lanes[i].items.len() + b.lanes[i].waiters.len()
+		l := &b.lanes[i]
+		// No sender waits: abort admitted the blocked ones, and the
+		// workers have returned.
+		n += l.items.len()
+		l.items = fifo[*delivery]{}
 	}
 	return n
 }

@@ -22,7 +22,14 @@ type Counters struct {
 	Failed    uint64 `json:"failed"`    // jobs whose result says ok=false
 	Delivered uint64 `json:"delivered"` // results the consumer accepted
 	// DeliveryFailed counts results the consumer rejected for good.
-	DeliveryFailed  uint64 `json:"delivery_failed"`
+	DeliveryFailed uint64 `json:"delivery_failed"`
+	// Abandoned counts results cut off at the shutdown deadline: in
+	// delivery, or still in the results channel. Once the pool has
+	// stopped, completed = delivered + delivery_failed + abandoned.
+	Abandoned uint64 `json:"abandoned"`
+	// AbandonedJobs counts jobs still queued at the shutdown deadline,
+	// never run: submitted = completed + abandoned_jobs.
+	AbandonedJobs   uint64 `json:"abandoned_jobs"`
 	DeliveryRetries uint64 `json:"delivery_retries"`
 	BlockedSends    uint64 `json:"blocked_sends"`
 	BlockedMSTotal  int64  `json:"blocked_ms_total"`
@@ -103,6 +110,12 @@ func (r *recorder) update(f func(c *Counters)) {
 	r.mu.Lock()
 	f(&r.c)
 	r.mu.Unlock()
+}
+
+func (r *recorder) abandoned() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.c.Abandoned
 }
 
 func (r *recorder) sample(t jobsv1.JobType, f func(s *typeSamples)) {

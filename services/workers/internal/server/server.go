@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -74,6 +75,15 @@ func validate(job *jobsv1.Job) error {
 		return errors.New("job.id: required")
 	case len(id) > MaxJobIDBytes:
 		return fmt.Errorf("job.id: %d bytes; at most %d", len(id), MaxJobIDBytes)
+	default:
+		// IDs are joined with ',' in the waited_behind.job_ids attribute
+		// and written to logs: separators, spaces and control characters
+		// would garble both.
+		if i := strings.IndexFunc(id, func(r rune) bool { return !jobIDChar(r) }); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(id[i:])
+			return fmt.Errorf("job.id: only [A-Za-z0-9._:-] allowed, 1 to %d bytes; %q has %q at byte %d",
+				MaxJobIDBytes, id, r, i)
+		}
 	}
 	switch t := job.GetType(); t {
 	case jobsv1.JobType_JOB_TYPE_UNSPECIFIED:
@@ -100,6 +110,10 @@ func validate(job *jobsv1.Job) error {
 		return fmt.Errorf("job.target: vendor path %q: want a clean path of letters, digits, '/', '-', '_' and '.'", target)
 	}
 	return nil
+}
+
+func jobIDChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._:-", r)
 }
 
 func cleanPath(p string) bool {

@@ -66,6 +66,15 @@ func TestSubmitValidation(t *testing.T) {
 		{"nil job", nil, "job:"},
 		{"empty id", &jobsv1.Job{Type: cache}, "job.id"},
 		{"id too long", &jobsv1.Job{Id: strings.Repeat("x", 129), Type: cache}, "job.id"},
+		// IDs are joined with ',' in waited_behind.job_ids.
+		{"id with comma", &jobsv1.Job{Id: "a,b", Type: cache}, "job.id: only [A-Za-z0-9._:-]"},
+		{"id with space", &jobsv1.Job{Id: "a b", Type: cache}, "job.id: only [A-Za-z0-9._:-]"},
+		{"id with tab", &jobsv1.Job{Id: "a\tb", Type: cache}, "job.id: only [A-Za-z0-9._:-]"},
+		{"id with newline", &jobsv1.Job{Id: "a\nlevel=ERROR", Type: cache}, "job.id: only [A-Za-z0-9._:-]"},
+		{"id with NUL", &jobsv1.Job{Id: "a\x00", Type: cache}, "job.id: only [A-Za-z0-9._:-]"},
+		{"id with slash", &jobsv1.Job{Id: "a/b", Type: cache}, "job.id: only [A-Za-z0-9._:-]"},
+		{"id with non-ASCII letter", &jobsv1.Job{Id: "caf\u00e9", Type: cache}, "job.id: only [A-Za-z0-9._:-]"},
+		{"id of invalid UTF-8", &jobsv1.Job{Id: "a\xff", Type: cache}, "job.id: only [A-Za-z0-9._:-]"},
 		{"unspecified type", &jobsv1.Job{Id: "j"}, "job.type"},
 		{"unknown type", &jobsv1.Job{Id: "j", Type: 42}, "job.type"},
 		{"vendor without target", &jobsv1.Job{Id: "j", Type: vendor}, "job.target"},
@@ -90,6 +99,8 @@ func TestSubmitValidation(t *testing.T) {
 		s, p := newServer(t, 10, 0)
 		for i, j := range []*jobsv1.Job{
 			{Id: strings.Repeat("x", 128), Type: cache},
+			{Id: "checkout-0a1b2c3d-07", Type: cache},
+			{Id: "Steady_run.42:x-Z9", Type: cache},
 			{Id: "v", Type: vendor, Target: "/v1/payment/authorize"},
 		} {
 			resp, err := s.Submit(context.Background(), &jobsv1.SubmitRequest{Job: j})
@@ -97,7 +108,7 @@ func TestSubmitValidation(t *testing.T) {
 				t.Fatalf("Submit(%v) = %v, %v", j, resp, err)
 			}
 		}
-		if d := p.Stats().Queue.Depth; d != 2 {
+		if d := p.Stats().Queue.Depth; d != 4 {
 			t.Fatalf("queue depth %d", d)
 		}
 	})
