@@ -25,6 +25,14 @@ const (
 	MaxConcurrency  = 64
 )
 
+// SHUTDOWN_TIMEOUT bounds, the same in every service: less than 100ms
+// leaves no time to drain work and flush spans, and more than an hour is
+// surely a typo.
+const (
+	MinShutdownTimeout = 100 * time.Millisecond
+	MaxShutdownTimeout = time.Hour
+)
+
 // Config is everything the consumer reads from its environment.
 type Config struct {
 	GRPCAddr string
@@ -69,6 +77,6 @@ func read(r *envconfig.Reader) Config {
 		DedupCapacity:   r.Int("DEDUP_CAPACITY", 100_000, 1, 10_000_000),
 		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
-		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, 0, 10*time.Minute),
+		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, MinShutdownTimeout, MaxShutdownTimeout),
 	}
 }

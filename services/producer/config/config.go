@@ -21,6 +21,14 @@ const (
 	DefaultCheckoutTimeout = 10 * time.Second
 )
 
+// SHUTDOWN_TIMEOUT bounds, the same in every service: less than 100ms
+// leaves no time to drain submissions and flush spans, and more than an
+// hour is surely a typo.
+const (
+	MinShutdownTimeout = 100 * time.Millisecond
+	MaxShutdownTimeout = time.Hour
+)
+
 // Config is everything the producer reads from its environment.
 type Config struct {
 	HTTPAddr     string
@@ -77,7 +85,7 @@ func read(r *envconfig.Reader) (Config, error) {
 		SteadyDuration:  r.Duration("STEADY_DURATION", 0, 0, scenario.MaxSteadyDuration),
 		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
-		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, 0, 10*time.Minute),
+		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, MinShutdownTimeout, MaxShutdownTimeout),
 	}
 	mixText := r.String("STEADY_MIX", scenario.DefaultMix)
 	mix, err := scenario.ParseMix(mixText)

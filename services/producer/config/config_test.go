@@ -80,6 +80,7 @@ func TestSteadyMixIsStrict(t *testing.T) {
 	for _, mix := range []string{
 		"cache-read", "cache-read=", "cache-read=x", "cache-read=-1,database=2", "cache-read=0,database=0",
 		"cache-read=1,cache-read=2", "Cache-Read=1", "cache-read=1,,database=1", "cache-read=NaN", "cache-read=Inf",
+		"cache-read=1e308,database=1e308", "cache-read=1000001", "cache-read=1e309", "cache-read=-Inf,database=1",
 	} {
 		if _, err := Load(lookup(map[string]string{"STEADY_MIX": mix})); err == nil || !strings.Contains(err.Error(), "STEADY_MIX") {
 			t.Errorf("STEADY_MIX=%q: err %v, want one naming STEADY_MIX", mix, err)
@@ -87,6 +88,28 @@ func TestSteadyMixIsStrict(t *testing.T) {
 	}
 	if _, err := scenario.ParseMix("vendor-api=1"); err != nil {
 		t.Errorf("a single type is a valid mix: %v", err)
+	}
+	_, err := Load(lookup(map[string]string{"STEADY_MIX": "cache-read=1e308,database=1e308"}))
+	if want := "cache-read: weight 1e+308, want a number from 0 to 1e+06"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("overflowing STEADY_MIX: err %v, want it to contain %q", err, want)
+	}
+	if c, err := Load(lookup(map[string]string{"STEADY_MIX": "cache-read=1e6,database=1e6,vendor-api=1e6"})); err != nil || c.SteadyMix["vendor-api"] != 1e6 {
+		t.Errorf("weights at the limit: %v, %v", c.SteadyMix, err)
+	}
+}
+
+func TestShutdownTimeoutBounds(t *testing.T) {
+	for v, want := range map[string]time.Duration{"100ms": 100 * time.Millisecond, "1h": time.Hour, "30s": 30 * time.Second} {
+		c, err := Load(lookup(map[string]string{"SHUTDOWN_TIMEOUT": v}))
+		if err != nil || c.ShutdownTimeout != want {
+			t.Errorf("SHUTDOWN_TIMEOUT=%s: %v, %v; want %v", v, c.ShutdownTimeout, err, want)
+		}
+	}
+	for _, v := range []string{"0", "99ms", "1h0m1s", "2h"} {
+		_, err := Load(lookup(map[string]string{"SHUTDOWN_TIMEOUT": v}))
+		if err == nil || !strings.Contains(err.Error(), `SHUTDOWN_TIMEOUT="`+v+`"`) || !strings.Contains(err.Error(), "from 100ms to 1h") {
+			t.Errorf("SHUTDOWN_TIMEOUT=%s: err %v, want one naming the variable and the range", v, err)
+		}
 	}
 }
 

@@ -25,6 +25,14 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 )
 
+// SHUTDOWN_TIMEOUT bounds, the same in every service: less than 100ms
+// leaves no time to end waits and flush spans, and more than an hour is
+// surely a typo.
+const (
+	MinShutdownTimeout = 100 * time.Millisecond
+	MaxShutdownTimeout = time.Hour
+)
+
 // Config is everything the vendor mock reads from the environment.
 // OTEL_* variables are read by pkg/tracing.
 type Config struct {
@@ -61,6 +69,6 @@ func read(r *envconfig.Reader) (Config, *envconfig.Reader) {
 		FaultSeed:       uint64(r.Int("FAULT_SEED", 0, 0, math.MaxInt64)),
 		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
-		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, 0, time.Hour),
+		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, MinShutdownTimeout, MaxShutdownTimeout),
 	}, r
 }

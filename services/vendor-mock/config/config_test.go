@@ -68,6 +68,21 @@ func TestLoadErrorsNameEveryBadVariable(t *testing.T) {
 	}
 }
 
+func TestShutdownTimeoutBounds(t *testing.T) {
+	for v, want := range map[string]time.Duration{"100ms": 100 * time.Millisecond, "1h": time.Hour, "30s": 30 * time.Second} {
+		cfg, err := Load(lookup(map[string]string{"SHUTDOWN_TIMEOUT": v}))
+		if err != nil || cfg.ShutdownTimeout != want {
+			t.Errorf("SHUTDOWN_TIMEOUT=%s: %v, %v; want %v", v, cfg.ShutdownTimeout, err, want)
+		}
+	}
+	for _, v := range []string{"0", "99ms", "1h0m1s", "2h"} {
+		_, err := Load(lookup(map[string]string{"SHUTDOWN_TIMEOUT": v}))
+		if err == nil || !strings.Contains(err.Error(), `SHUTDOWN_TIMEOUT="`+v+`"`) || !strings.Contains(err.Error(), "from 100ms to 1h") {
+			t.Errorf("SHUTDOWN_TIMEOUT=%s: err %v, want one naming the variable and the range", v, err)
+		}
+	}
+}
+
 func TestEnvNames(t *testing.T) {
 	want := []string{"FAULT_PRESET", "FAULT_SEED", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL", "SHUTDOWN_TIMEOUT"}
 	if got := EnvNames(); !slices.Equal(got, want) {

@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -72,6 +71,9 @@ type Server struct {
 	dedupCapacity int
 	// cancelled counts results whose caller gave up while waiting for a slot.
 	cancelled atomic.Uint64
+	// retriesAsked counts deliveries answered ABORTED because an earlier
+	// attempt still held the job.
+	retriesAsked atomic.Uint64
 
 	mu       sync.Mutex // guards settings and keeps slots' limit in step with it
 	settings Settings
@@ -119,8 +121,11 @@ func (s *Server) Settings() Settings {
 }
 
 // Deliver takes one result: it waits for a slot (result.wait), handles the
-// result (result.process) and replies. A job ID seen before is answered
-// duplicate=true and not handled again.
+// result (result.process) and replies. A job already handled is answered
+// duplicate=true and not handled again. A job an earlier attempt still holds
+// is answered ABORTED: that attempt may yet give up waiting for a slot, and
+// a duplicate=true answer would make the caller drop a result nobody
+// handled. The workers retry ABORTED.
 func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobsv1.DeliverResponse, error) {
 	if err := validateDeliver(req); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -129,7 +134,14 @@ func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobs
 	job := res.GetJob()
 	arrived := s.now()
 
-	if !s.ledger.Claim(job.GetId()) {
+	switch s.ledger.Claim(job.GetId()) {
+	case sink.Claimed:
+	case sink.InProgress:
+		s.retriesAsked.Add(1)
+		s.log.InfoContext(ctx, "result is being handled by an earlier attempt; asked the caller to retry",
+			spans.JobID, job.GetId(), "type", jobs.TypeName(job.GetType()))
+		return nil, status.Errorf(codes.Aborted, "result for job %s is being handled by an earlier attempt; retry", job.GetId())
+	default: // sink.Handled
 		s.book.Duplicate()
 		pctx, span := s.tp.StartSpan(ctx, spans.ResultProcess)
 		tagJob(span, job)
@@ -215,11 +227,17 @@ func (s *Server) logResult(ctx context.Context, res *jobsv1.Result, fast bool, w
 }
 
 // Status says which of the given jobs were handled. Unknown IDs (never seen,
-// or forgotten beyond DEDUP_CAPACITY) are not done.
+// or forgotten beyond DEDUP_CAPACITY) are not done; a malformed ID (the
+// Deliver rule) fails the whole call, naming its index.
 func (s *Server) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.StatusResponse, error) {
 	ids := req.GetJobIds()
 	if len(ids) > MaxStatusIDs {
 		return nil, status.Errorf(codes.InvalidArgument, "job_ids: at most %d per call, got %d", MaxStatusIDs, len(ids))
+	}
+	for i, id := range ids {
+		if err := validateJobID(id); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "job_ids[%d]: %v", i, err)
+		}
 	}
 	resp := &jobsv1.StatusResponse{Jobs: make([]*jobsv1.JobStatus, 0, len(ids))}
 	for _, id := range ids {
@@ -230,18 +248,6 @@ func (s *Server) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.S
 		resp.Jobs = append(resp.Jobs, js)
 	}
 	return resp, nil
-}
-
-func validateDeliver(req *jobsv1.DeliverRequest) error {
-	switch {
-	case req.GetResult() == nil:
-		return errors.New("result: required")
-	case req.GetResult().GetJob() == nil:
-		return errors.New("result.job: required")
-	case req.GetResult().GetJob().GetId() == "":
-		return errors.New("result.job.id: required")
-	}
-	return nil
 }
 
 func tagJob(span *tracez.ActiveSpan, job *jobsv1.Job) {
@@ -290,12 +296,15 @@ func (s *Server) Handler() http.Handler {
 // Stats is the /stats document.
 type Stats struct {
 	sink.Summary
-	InFlight       int           `json:"in_flight"`
-	Waiting        int           `json:"waiting"`
-	CancelledWaits uint64        `json:"cancelled_waits"`
-	RememberedIDs  int           `json:"remembered_ids"`
-	Config         configView    `json:"config"`
-	Tracing        tracing.Stats `json:"tracing"`
+	InFlight       int    `json:"in_flight"`
+	Waiting        int    `json:"waiting"`
+	CancelledWaits uint64 `json:"cancelled_waits"`
+	// RetriesAsked counts deliveries answered ABORTED ("retry") because an
+	// earlier attempt for the same job was still waiting or being handled.
+	RetriesAsked  uint64        `json:"retries_asked"`
+	RememberedIDs int           `json:"remembered_ids"`
+	Config        configView    `json:"config"`
+	Tracing       tracing.Stats `json:"tracing"`
 }
 
 // Stats returns what /stats shows.
@@ -306,6 +315,7 @@ func (s *Server) Stats() Stats {
 		InFlight:       held,
 		Waiting:        waiting,
 		CancelledWaits: s.cancelled.Load(),
+		RetriesAsked:   s.retriesAsked.Load(),
 		RememberedIDs:  s.ledger.Len(),
 		Config:         s.configView(),
 		Tracing:        s.tp.Stats(),

@@ -220,12 +220,13 @@ func TestDuplicateIsAnsweredNotHandled(t *testing.T) {
 	h := start(t, Options{Sleep: g.sleep})
 	ctx := context.Background()
 
-	// A duplicate of a result still being handled.
+	// A second attempt while the first is being handled is asked to retry:
+	// it is not a duplicate until the first has finished.
 	wg := deliverAll(t, h, "job-1")
 	waitFor(t, "job-1 handled", func() bool { cur, _, _ := g.stats(); return cur == 1 })
 	resp, err := h.client.Deliver(ctx, result("job-1", jobsv1.JobType_JOB_TYPE_CACHE_READ))
-	if err != nil || !resp.GetDuplicate() {
-		t.Fatalf("duplicate while in flight: %v, %v; want duplicate=true", resp, err)
+	if st := status.Convert(err); st.Code() != codes.Aborted || resp.GetDuplicate() {
+		t.Fatalf("second attempt while in flight: %v, %v; want Aborted", resp, err)
 	}
 	close(g.open)
 	wg.Wait()
@@ -238,8 +239,79 @@ func TestDuplicateIsAnsweredNotHandled(t *testing.T) {
 	if _, _, calls := g.stats(); calls != 1 {
 		t.Errorf("job-1 handled %d times, want once", calls)
 	}
-	if st := h.srv.Stats(); st.Handled != 1 || st.Duplicates != 2 {
-		t.Errorf("handled %d duplicates %d, want 1 2", st.Handled, st.Duplicates)
+	if st := h.srv.Stats(); st.Handled != 1 || st.Duplicates != 1 || st.RetriesAsked != 1 {
+		t.Errorf("handled %d duplicates %d retries asked %d, want 1 1 1", st.Handled, st.Duplicates, st.RetriesAsked)
+	}
+}
+
+// The race the review found: attempt 1 of a job waits for a slot, the
+// forwarder's retry arrives, then attempt 1 gives up. Had the retry been
+// answered duplicate=true, the workers would count the result delivered
+// while nobody handled it. The retry must be told to retry, and the result
+// handled exactly once.
+func TestRetryWhileTheFirstAttemptWaitsIsHandledOnce(t *testing.T) {
+	g := newGate()
+	h := start(t, Options{Sleep: g.sleep})
+	wg := deliverAll(t, h, "blocker")
+	waitFor(t, "blocker holds the only slot", h.usageIs(1, 0))
+
+	firstCtx, cancelFirst := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := h.client.Deliver(firstCtx, result("job-x", jobsv1.JobType_JOB_TYPE_DATABASE))
+		first <- err
+	}()
+	waitFor(t, "attempt 1 waiting for a slot", h.usageIs(1, 1))
+
+	resp, err := h.client.Deliver(context.Background(), result("job-x", jobsv1.JobType_JOB_TYPE_DATABASE))
+	st := status.Convert(err)
+	if st.Code() != codes.Aborted || resp.GetDuplicate() {
+		t.Fatalf("retry while attempt 1 waits: %v, %v; want Aborted, not duplicate", resp, err)
+	}
+	if want := "result for job job-x is being handled by an earlier attempt; retry"; st.Message() != want {
+		t.Errorf("Aborted message %q, want %q", st.Message(), want)
+	}
+
+	cancelFirst()
+	if err := <-first; status.Code(err) != codes.Canceled {
+		t.Fatalf("attempt 1: %v, want Canceled", err)
+	}
+	// The client returns at once; wait until the server has dropped the
+	// claim too, or the slot could still go to attempt 1.
+	waitFor(t, "attempt 1 to give up its wait", func() bool { return h.srv.Stats().CancelledWaits == 1 })
+	close(g.open)
+	wg.Wait()
+
+	// Retry as the workers' forwarder does: ABORTED means "again".
+	var delivered *jobsv1.DeliverResponse
+	waitFor(t, "a retry to be taken", func() bool {
+		resp, err := h.client.Deliver(context.Background(), result("job-x", jobsv1.JobType_JOB_TYPE_DATABASE))
+		if status.Code(err) == codes.Aborted {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		delivered = resp
+		return true
+	})
+	if delivered.GetDuplicate() {
+		t.Fatal("the retry was answered duplicate=true although no attempt handled the result")
+	}
+	if _, _, calls := g.stats(); calls != 2 {
+		t.Errorf("handled %d results, want 2 (blocker and job-x once)", calls)
+	}
+	sr, err := h.client.Status(context.Background(), &jobsv1.StatusRequest{JobIds: []string{"job-x"}})
+	if err != nil || !sr.GetJobs()[0].GetDone() {
+		t.Fatalf("Status(job-x) = %v, %v; want done", sr, err)
+	}
+	resp, err = h.client.Deliver(context.Background(), result("job-x", jobsv1.JobType_JOB_TYPE_DATABASE))
+	if err != nil || !resp.GetDuplicate() {
+		t.Errorf("delivery after it was handled: %v, %v; want duplicate=true", resp, err)
+	}
+	if st := h.srv.Stats(); st.Handled != 2 || st.Duplicates != 1 || st.CancelledWaits != 1 || st.RetriesAsked != 1 {
+		t.Errorf("stats: handled %d duplicates %d cancelled %d retries asked %d, want 2 1 1 1",
+			st.Handled, st.Duplicates, st.CancelledWaits, st.RetriesAsked)
 	}
 }
 
@@ -290,6 +362,13 @@ func TestDeliverValidation(t *testing.T) {
 		{"no result", &jobsv1.DeliverRequest{}, "result"},
 		{"no job", &jobsv1.DeliverRequest{Result: &jobsv1.Result{Ok: true}}, "result.job"},
 		{"empty id", &jobsv1.DeliverRequest{Result: &jobsv1.Result{Job: &jobsv1.Job{Type: jobsv1.JobType_JOB_TYPE_DATABASE}}}, "result.job.id"},
+		{"id of 129 bytes", withJob(func(j *jobsv1.Job) { j.Id = strings.Repeat("a", 129) }), "result.job.id"},
+		{"id with a space", withJob(func(j *jobsv1.Job) { j.Id = "job 1" }), "result.job.id"},
+		{"id with a slash", withJob(func(j *jobsv1.Job) { j.Id = "job/1" }), "result.job.id"},
+		{"id with a newline", withJob(func(j *jobsv1.Job) { j.Id = "job-1\nforged log line" }), "result.job.id"},
+		{"id with non-ASCII", withJob(func(j *jobsv1.Job) { j.Id = "jöb-1" }), "result.job.id"},
+		{"target of 257 bytes", withJob(func(j *jobsv1.Job) { j.Target = strings.Repeat("t", 257) }), "result.job.target"},
+		{"error of 1025 bytes", withResult(func(r *jobsv1.Result) { r.Ok, r.Error = false, strings.Repeat("e", 1025) }), "result.error"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := h.client.Deliver(context.Background(), c.req)
@@ -301,6 +380,54 @@ func TestDeliverValidation(t *testing.T) {
 	}
 	if st := h.srv.Stats(); st.Handled != 0 || st.RememberedIDs != 0 {
 		t.Errorf("rejected results changed state: %+v", st)
+	}
+
+	// The largest values allowed are taken.
+	for _, req := range []*jobsv1.DeliverRequest{
+		withJob(func(j *jobsv1.Job) { j.Id = strings.Repeat("a", 128) }),
+		withJob(func(j *jobsv1.Job) { j.Id = "Az09._:-" }),
+		withJob(func(j *jobsv1.Job) { j.Id, j.Target = "max-target", strings.Repeat("t", 256) }),
+		withResult(func(r *jobsv1.Result) { r.Job.Id, r.Ok, r.Error = "max-error", false, strings.Repeat("e", 1024) }),
+	} {
+		if resp, err := h.client.Deliver(context.Background(), req); err != nil || resp.GetDuplicate() {
+			t.Errorf("Deliver(id %.20s…) = %v, %v; want handled", req.GetResult().GetJob().GetId(), resp, err)
+		}
+	}
+}
+
+func withResult(change func(*jobsv1.Result)) *jobsv1.DeliverRequest {
+	req := result("valid-job", jobsv1.JobType_JOB_TYPE_CACHE_READ)
+	change(req.Result)
+	return req
+}
+
+func withJob(change func(*jobsv1.Job)) *jobsv1.DeliverRequest {
+	return withResult(func(r *jobsv1.Result) { change(r.Job) })
+}
+
+func TestStatusValidatesEveryID(t *testing.T) {
+	h := start(t, Options{})
+	for _, c := range []struct {
+		name  string
+		ids   []string
+		field string
+	}{
+		{"empty", []string{"ok-1", ""}, "job_ids[1]"},
+		{"129 bytes", []string{strings.Repeat("a", 129)}, "job_ids[0]"},
+		{"bad byte", []string{"ok-1", "ok-2", "x;y"}, "job_ids[2]"},
+		{"too many", make([]string, MaxStatusIDs+1), "job_ids"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := h.client.Status(context.Background(), &jobsv1.StatusRequest{JobIds: c.ids})
+			st := status.Convert(err)
+			if st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), c.field+":") {
+				t.Errorf("got %v, want InvalidArgument naming %s", err, c.field)
+			}
+		})
+	}
+	resp, err := h.client.Status(context.Background(), &jobsv1.StatusRequest{JobIds: []string{strings.Repeat("a", 128), "Az09._:-"}})
+	if err != nil || len(resp.GetJobs()) != 2 {
+		t.Errorf("valid IDs: %v, %v", resp, err)
 	}
 }
 

@@ -35,17 +35,33 @@ func NewLedger(capacity int) *Ledger {
 	return &Ledger{entries: make(map[string]*entry, min(capacity, 1024)), ring: make([]string, capacity)}
 }
 
-// Claim takes job id for handling. It reports false when id is already
-// known (being handled or done): the caller must not handle it again. After
-// a true Claim the caller must call Complete or Forget.
-func (l *Ledger) Claim(id string) bool {
+// ClaimOutcome says what Claim found for a job ID.
+type ClaimOutcome int
+
+const (
+	// Claimed: the ID was new and the caller now holds it; it must call
+	// Complete or Forget.
+	Claimed ClaimOutcome = iota
+	// InProgress: an earlier attempt holds the ID and has not handled it
+	// yet. It may still give up (Forget), so the caller must not report the
+	// result as delivered: it has to ask for a retry.
+	InProgress
+	// Handled: the result was handled; the caller has a true duplicate.
+	Handled
+)
+
+// Claim takes job id for handling if nobody holds it.
+func (l *Ledger) Claim(id string) ClaimOutcome {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.entries[id]; ok {
-		return false
+	if e, ok := l.entries[id]; ok {
+		if e.Done {
+			return Handled
+		}
+		return InProgress
 	}
 	l.insertLocked(id, Record{})
-	return true
+	return Claimed
 }
 
 // Forget drops a claim whose result was not handled (the caller gave up

@@ -27,6 +27,17 @@ type Pool struct {
 	refuse func(*jobsv1.Job) error
 	// accepted is called for every accepted job (e.g. to complete it in a Sink).
 	accepted func(*jobsv1.Job)
+	// deadlines is, per call, the time left before the caller's deadline
+	// when the call arrived (0 for none).
+	deadlines []time.Duration
+}
+
+// Deadlines returns, per Submit call in arrival order, how long the caller
+// gave it: the time left before its deadline on arrival (0 for none).
+func (p *Pool) Deadlines() []time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Duration(nil), p.deadlines...)
 }
 
 // SetRefuse sets the function that makes Submit fail for some jobs.
@@ -44,9 +55,14 @@ func (p *Pool) OnAccept(f func(*jobsv1.Job)) {
 }
 
 // Submit implements jobs.v1.WorkerPool.
-func (p *Pool) Submit(_ context.Context, req *jobsv1.SubmitRequest) (*jobsv1.SubmitResponse, error) {
+func (p *Pool) Submit(ctx context.Context, req *jobsv1.SubmitRequest) (*jobsv1.SubmitResponse, error) {
+	var left time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		left = time.Until(dl)
+	}
 	p.mu.Lock()
 	refuse, accepted := p.refuse, p.accepted
+	p.deadlines = append(p.deadlines, left)
 	p.mu.Unlock()
 	if refuse != nil {
 		if err := refuse(req.GetJob()); err != nil {

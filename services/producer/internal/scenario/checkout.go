@@ -59,6 +59,10 @@ func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstRepor
 	r.counts.burstStarted()
 	r.log.InfoContext(ctx, "checkout "+batch+": submitting "+fmt.Sprint(len(specs))+" jobs", "batch", batch)
 
+	// Submissions outlive a shutdown (they finish, not vanish) but not the
+	// burst: a hung pool must not hold a burst for 20 submit timeouts.
+	sctx, cancelSubmits := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancelSubmits()
 	var ids []string
 	for i, s := range specs {
 		if ctx.Err() != nil {
@@ -70,7 +74,7 @@ func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstRepor
 		}
 		bj := BurstJob{ID: job.GetId(), Sequence: i + 1, Type: jobs.TypeName(s.Type), Target: s.Target,
 			fast: jobs.IsFast(s.Type), submittedAt: r.now()}
-		traceID, err := r.submit(context.WithoutCancel(ctx), job, slog.LevelInfo)
+		traceID, err := r.submit(sctx, job, slog.LevelInfo)
 		bj.TraceID = traceID
 		if err != nil {
 			bj.Error = err.Error()

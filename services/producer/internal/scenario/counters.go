@@ -20,8 +20,8 @@ const (
 type counters struct {
 	mu        sync.Mutex
 	submitted map[string]uint64
-	rejected  map[string]uint64 // RESOURCE_EXHAUSTED: the worker pool's queue was full
-	failed    map[string]uint64 // any other error: pool down, timeout, invalid
+	rejected  map[string]uint64 // pool busy: RESOURCE_EXHAUSTED (queue full) or DEADLINE_EXCEEDED
+	failed    map[string]uint64 // any other error: pool down (UNAVAILABLE), invalid job
 	bursts    BurstCounts
 	last      *BurstReport
 

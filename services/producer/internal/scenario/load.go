@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -51,6 +52,9 @@ func (l Load) Validate() error {
 		return fmt.Errorf("steady_duration %s: want 0 (until stopped) to %s", l.SteadyDuration, MaxSteadyDuration)
 	}
 	if err := l.Mix.Validate(); err != nil {
+		if _, ok := errors.AsType[*TypeError](err); ok {
+			return fmt.Errorf("mix.%w", err) // mix.cache-read: …
+		}
 		return fmt.Errorf("mix: %w", err)
 	}
 	return nil

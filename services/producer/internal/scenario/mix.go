@@ -3,7 +3,8 @@ package scenario
 import (
 	"errors"
 	"fmt"
-	"math"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,9 +18,14 @@ type Mix map[string]float64
 // DefaultMix is mostly fast jobs with a fifth of vendor calls.
 const DefaultMix = "cache-read=60,database=20,vendor-api=20"
 
+// MaxWeight bounds one weight. Weights are relative, so a million to one
+// is as lopsided as a mix needs to be, and the sum of a few capped weights
+// stays finite (uncapped, 1e308+1e308 is +Inf and the draw breaks).
+const MaxWeight = 1e6
+
 // ParseMix reads "cache-read=60,database=20,vendor-api=20". It is strict:
 // every part is type=weight, each type known and named once, weights
-// non-negative numbers with a positive sum.
+// numbers from 0 to MaxWeight with a positive sum.
 func ParseMix(s string) (Mix, error) {
 	m := Mix{}
 	for part := range strings.SplitSeq(s, ",") {
@@ -33,7 +39,7 @@ func ParseMix(s string) (Mix, error) {
 		}
 		w, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s=%q: weight is not a number", name, value)
+			return nil, fmt.Errorf("%s=%q: want a weight from 0 to %g", name, value, float64(MaxWeight))
 		}
 		m[name] = w
 	}
@@ -43,15 +49,28 @@ func ParseMix(s string) (Mix, error) {
 	return m, nil
 }
 
-// Validate checks the types and weights.
+// TypeError is a mix entry that is wrong: an unknown type or a bad weight.
+// Its message starts with the type, so callers can name the field
+// ("mix.cache-read").
+type TypeError struct {
+	Type   string
+	Reason string
+}
+
+func (e *TypeError) Error() string { return e.Type + ": " + e.Reason }
+
+// Validate checks the types and weights, in a fixed order so that the same
+// mix always gets the same error.
 func (m Mix) Validate() error {
 	sum := 0.0
-	for name, w := range m {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		w := m[name]
 		if _, err := jobs.ParseType(name); err != nil || name != strings.ToLower(name) {
-			return fmt.Errorf("unknown job type %q (want %s, %s or %s)", name, jobs.CacheRead, jobs.Database, jobs.VendorAPI)
+			return &TypeError{Type: name, Reason: fmt.Sprintf("unknown job type (want %s, %s or %s)", jobs.CacheRead, jobs.Database, jobs.VendorAPI)}
 		}
-		if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
-			return fmt.Errorf("%s: weight %v, want a number >= 0", name, w)
+		// Written so that NaN fails too.
+		if !(w >= 0 && w <= MaxWeight) {
+			return &TypeError{Type: name, Reason: fmt.Sprintf("weight %v, want a number from 0 to %g", w, float64(MaxWeight))}
 		}
 		sum += w
 	}

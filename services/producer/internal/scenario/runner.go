@@ -125,7 +125,7 @@ func (r *Runner) submit(ctx context.Context, job *jobsv1.Job, level slog.Level) 
 	}
 	if err != nil {
 		code := status.Code(err)
-		if code == codes.ResourceExhausted {
+		if poolBusy(code) {
 			r.counts.add(&r.counts.rejected, typ)
 		} else {
 			r.counts.add(&r.counts.failed, typ)
@@ -136,6 +136,15 @@ func (r *Runner) submit(ctx context.Context, job *jobsv1.Job, level slog.Level) 
 	r.counts.add(&r.counts.submitted, typ)
 	r.log.Log(ctx, level, "submitted", attrs...)
 	return traceID, nil
+}
+
+// poolBusy says whether a Submit error means the pool is up but could not
+// take the job in time: its queue stayed full for SUBMIT_WAIT
+// (RESOURCE_EXHAUSTED), or it did not answer within the client's timeout
+// (DEADLINE_EXCEEDED). Those are counted rejected; anything else (the pool
+// is down: UNAVAILABLE; a bad job) is counted failed.
+func poolBusy(c codes.Code) bool {
+	return c == codes.ResourceExhausted || c == codes.DeadlineExceeded
 }
 
 // Drain waits for in-flight submissions, until ctx ends.

@@ -153,6 +153,24 @@ func TestCheckoutBurstTimesOut(t *testing.T) {
 	}
 }
 
+func TestHungPoolCannotHoldABurstPastItsTimeout(t *testing.T) {
+	r := newRig(t, Load{Scenario: NameIdle}, Options{})
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	r.pool.SetRefuse(func(*jobsv1.Job) error { <-hang; return nil })
+
+	done := make(chan BurstReport, 1)
+	go func() { done <- r.runner.Checkout(context.Background(), 200*time.Millisecond) }()
+	select {
+	case rep := <-done:
+		if rep.NotSubmitted != 20 || rep.Completed != 0 {
+			t.Errorf("report: %d not submitted, %d completed; want 20, 0", rep.NotSubmitted, rep.Completed)
+		}
+	case <-time.After(30 * time.Second): // without the burst deadline: 20 submit timeouts of 65s
+		t.Fatal("a hung worker pool held the checkout burst far past its 200ms timeout")
+	}
+}
+
 func TestRefusedSubmissionsAreCountedNotFatal(t *testing.T) {
 	r := newRig(t, Load{Scenario: NameIdle}, Options{})
 	r.pool.SetRefuse(func(j *jobsv1.Job) error {
@@ -179,6 +197,36 @@ func TestRefusedSubmissionsAreCountedNotFatal(t *testing.T) {
 	}
 	if !strings.Contains(r.logs.String(), "code=ResourceExhausted") {
 		t.Errorf("refusals not logged")
+	}
+}
+
+// A busy pool (queue full, or no answer in time) rejects; a pool that is
+// down fails. /stats keeps the two apart.
+func TestBusyPoolIsRejectedDownPoolFailed(t *testing.T) {
+	r := newRig(t, Load{Scenario: NameIdle}, Options{})
+	codeFor := map[jobsv1.JobType]codes.Code{
+		jobsv1.JobType_JOB_TYPE_CACHE_READ: codes.DeadlineExceeded,
+		jobsv1.JobType_JOB_TYPE_VENDOR_API: codes.ResourceExhausted,
+		jobsv1.JobType_JOB_TYPE_DATABASE:   codes.Unavailable,
+	}
+	r.pool.SetRefuse(func(j *jobsv1.Job) error { return status.Error(codeFor[j.GetType()], "refused") })
+	rep := r.runner.Checkout(context.Background(), 5*time.Second)
+	sent := map[string]uint64{}
+	for _, j := range rep.Jobs {
+		sent[j.Type]++
+	}
+	st := r.runner.Stats()
+	for typ, want := range map[string]struct{ rejected, failed uint64 }{
+		"cache-read": {sent["cache-read"], 0},
+		"vendor-api": {sent["vendor-api"], 0},
+		"database":   {0, sent["database"]},
+	} {
+		if want.rejected+want.failed == 0 {
+			t.Fatalf("the burst has no %s job; the test needs one of each type", typ)
+		}
+		if st.Rejected[typ] != want.rejected || st.Failed[typ] != want.failed {
+			t.Errorf("%s: rejected %d failed %d, want %d and %d", typ, st.Rejected[typ], st.Failed[typ], want.rejected, want.failed)
+		}
 	}
 }
 

@@ -76,6 +76,12 @@ func TestAdminLoadValidation(t *testing.T) {
 		{`{"mix": {"cache-read": 0}}`, 400, "mix"},
 		{`{"mix": {}}`, 400, "mix"},
 		{`{"mix": "cache-read=1"}`, 400, "mix"},
+		// Each weight is finite but the sum overflows to +Inf.
+		{`{"mix": {"cache-read": 1e308, "database": 1e308}}`, 400, `mix.cache-read: weight 1e+308, want a number from 0 to 1e+06`},
+		{`{"mix": {"cache-read": 1, "vendor-api": 1000001}}`, 400, "mix.vendor-api: weight"},
+		{`{"mix": {"cache-read": 1, "database": -0.5}}`, 400, "mix.database: weight"},
+		{`{"mix": {"cache-read": 1e309}}`, 400, "mix"},
+		{`{"mix": {"cache-read": 1, "blockchain": 1}}`, 400, "mix.blockchain: unknown job type"},
 		{`{"checkout_every": "soon"}`, 400, "checkout_every"},
 		{`{"checkout_every": "-1s"}`, 400, "checkout_every"},
 		{`{"checkout_timeout": "0"}`, 400, "checkout_timeout"},
@@ -95,7 +101,11 @@ func TestAdminLoadValidation(t *testing.T) {
 		}
 	}
 
-	code, body := do(t, http.MethodPut, ts.URL+"/admin/load", `{"rate": 250, "mix": {"cache-read": 3, "vendor-api": 1}}`)
+	code, body := do(t, http.MethodPut, ts.URL+"/admin/load", `{"mix": {"cache-read": 1e6, "database": 1e6, "vendor-api": 1e6}}`)
+	if code != 200 {
+		t.Fatalf("weights at the limit: %d %s, want 200", code, body)
+	}
+	code, body = do(t, http.MethodPut, ts.URL+"/admin/load", `{"rate": 250, "mix": {"cache-read": 3, "vendor-api": 1}}`)
 	var got LoadView
 	if err := json.Unmarshal([]byte(body), &got); err != nil || code != 200 {
 		t.Fatalf("valid PUT: %d %s", code, body)

@@ -17,10 +17,17 @@ import (
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 )
 
-// SubmitTimeout bounds one Submit call. The pool answers a full queue with
-// RESOURCE_EXHAUSTED after SUBMIT_WAIT (1 s by default); this only guards
-// against a pool that hangs.
-const SubmitTimeout = 5 * time.Second
+// maxSubmitWait is the longest SUBMIT_WAIT the worker pool accepts (its
+// config.MaxSubmitWait): on a full queue the pool may rightly hold a Submit
+// that long before it answers RESOURCE_EXHAUSTED.
+const maxSubmitWait = time.Minute
+
+// SubmitTimeout bounds one Submit call. It must outlast the longest
+// SUBMIT_WAIT, or with a full queue and a long SUBMIT_WAIT every call would
+// end in our own DEADLINE_EXCEEDED before the pool could say "queue full";
+// the 5 s on top covers the round trip. It still ends a call to a pool that
+// hangs.
+const SubmitTimeout = maxSubmitWait + 5*time.Second
 
 // Client submits jobs to jobs.v1.WorkerPool.
 type Client struct {

@@ -114,6 +114,23 @@ func TestSubmitErrorTagsTheSpan(t *testing.T) {
 	t.Fatal("no job.submit span")
 }
 
+// With a full queue the pool holds a Submit for up to SUBMIT_WAIT (at most
+// 1m, the workers' config.MaxSubmitWait) before answering
+// RESOURCE_EXHAUSTED. A shorter client deadline would turn every such
+// answer into DEADLINE_EXCEEDED.
+func TestSubmitOutlastsTheLongestSubmitWait(t *testing.T) {
+	c, pool, _, _ := setup(t)
+	if _, err := c.Submit(context.Background(), job()); err != nil {
+		t.Fatal(err)
+	}
+	const longestSubmitWait = time.Minute
+	got := pool.Deadlines()
+	if len(got) != 1 || got[0] <= longestSubmitWait || got[0] > SubmitTimeout {
+		t.Errorf("the pool was given %v to answer; want more than the longest SUBMIT_WAIT (%v), at most %v",
+			got, longestSubmitWait, SubmitTimeout)
+	}
+}
+
 func TestSubmitToAPoolThatIsDownFailsQuickly(t *testing.T) {
 	tp, _ := tracing.Setup(context.Background(), tracing.Options{Disabled: true})
 	c, err := New("127.0.0.1:1", tp) // nothing listens on port 1

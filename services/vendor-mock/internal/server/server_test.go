@@ -532,6 +532,22 @@ func TestStopEndsInjectedWaits(t *testing.T) {
 	}
 }
 
+func TestStopAnswersCallsWithoutDelay503(t *testing.T) {
+	f := newFixture(t, instant())
+	if resp := f.do(t, "GET", "/v1/tax/calculate", "", ""); resp.status != 200 {
+		t.Fatalf("before Stop: %d, want 200", resp.status)
+	}
+	if err := f.srv.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"GET", "POST"} {
+		resp := f.do(t, method, "/v1/payment/authorize", "application/json", "{}")
+		if resp.status != 503 || !strings.Contains(string(resp.body), "shutting down") {
+			t.Errorf("%s with no injected delay after Stop = %d %s; want 503 saying it is shutting down", method, resp.status, resp.body)
+		}
+	}
+}
+
 func TestStatsEndpoint(t *testing.T) {
 	f := newFixture(t, instant())
 	if resp := f.do(t, "GET", "/healthz", "", ""); resp.status != 200 {

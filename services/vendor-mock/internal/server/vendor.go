@@ -101,6 +101,13 @@ const (
 // up for a hang without timeout. Every wait ends as soon as the caller
 // cancels or the server stops, so no handler outlives its caller.
 func (s *Server) wait(ctx context.Context, d faults.Decision) waitOutcome {
+	// Checked first: a call with no delay would otherwise be answered as if
+	// the server were not stopping.
+	select {
+	case <-s.stopping:
+		return waitStopped
+	default:
+	}
 	var timeout <-chan time.Time
 	if !d.Hang || d.Delay > 0 {
 		if d.Delay <= 0 {

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -304,7 +305,7 @@ func (p *Pool) process(workerID int, it *queued) {
 		FinishedAt: timestamppb.New(finished),
 	}
 	if err != nil {
-		result.Error = err.Error()
+		result.Error = truncate(err.Error(), maxResultError)
 	}
 	p.rec.update(func(c *Counters) {
 		c.Completed++
@@ -558,4 +559,21 @@ func tagJob(span interface {
 	if job.GetSequence() != 0 {
 		span.SetIntTag(spans.JobSequence, int(job.GetSequence()))
 	}
+}
+
+// maxResultError is the consumer's limit on Result.error: longer text would
+// be rejected there as InvalidArgument, which is final, and the result lost.
+const maxResultError = 1024
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const more = "…"
+	cut := n - len(more)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + more
 }

@@ -2,9 +2,11 @@ package pool
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/config"
 )
@@ -99,5 +101,16 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition never held")
 		}
 		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func TestTruncateKeepsResultErrorsWithinTheConsumersLimit(t *testing.T) {
+	long := strings.Repeat("é", 1000) // 2,000 bytes
+	got := truncate(long, maxResultError)
+	if len(got) > maxResultError || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Errorf("truncate: %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+	}
+	if short := "vendor answered 503"; truncate(short, maxResultError) != short {
+		t.Error("a short error was changed")
 	}
 }
