@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"syscall"
 	"time"
 
@@ -142,4 +143,30 @@ func GRPC(name string, srv *grpc.Server, l net.Listener) Unit {
 			}
 		},
 	}
+}
+
+// Pprof serves Go's profiles (PprofHandler) on addr, on a listener of its
+// own so they never appear on a service's public port. An empty addr (the
+// default) serves nothing and returns a unit that does nothing.
+func Pprof(addr string) (Unit, error) {
+	if addr == "" {
+		return Unit{Name: "pprof"}, nil
+	}
+	l, err := Listen(addr, "PPROF_ADDR")
+	if err != nil {
+		return Unit{}, err
+	}
+	return HTTP("pprof", &http.Server{Handler: PprofHandler(), ReadHeaderTimeout: 5 * time.Second}, l), nil
+}
+
+// PprofHandler serves net/http/pprof under /debug/pprof/ without touching
+// http.DefaultServeMux.
+func PprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -154,5 +155,32 @@ func TestHTTPAndGRPCUnitsServeAndStop(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", gl.Addr().String()); err == nil {
 		t.Error("gRPC listener still accepts after shutdown")
+	}
+}
+
+func TestPprofServesProfilesOnlyWhenAsked(t *testing.T) {
+	off, err := Pprof("")
+	if err != nil || off.Run != nil || off.Stop != nil {
+		t.Fatalf("Pprof(\"\") = %+v, %v; want a unit that does nothing", off, err)
+	}
+	if _, err := Pprof("256.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "PPROF_ADDR") {
+		t.Errorf("bad address: %v", err)
+	}
+	on, err := Pprof("127.0.0.1:0")
+	if err != nil || on.Run == nil || on.Stop == nil {
+		t.Fatalf("Pprof(127.0.0.1:0) = %+v, %v", on, err)
+	}
+	_ = on.Stop(context.Background())
+
+	srv := httptest.NewServer(PprofHandler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
+		t.Errorf("goroutine profile: %s %.200s", resp.Status, body)
 	}
 }

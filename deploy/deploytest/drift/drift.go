@@ -105,7 +105,8 @@ func CheckKnobDefaults(readme readmeconfig.Tables, knobs []composecheck.Knob) []
 			problems = append(problems, fmt.Errorf("%s: docker-compose.yml reads ${%s} for %s, but no README table lists it", k.Var, k.Var, k.Service))
 			continue
 		}
-		if v.Default != k.Default {
+		// "—" is how the README writes "unset" (an empty default).
+		if want := strings.TrimSpace(v.Default); want != k.Default && !(want == "—" && k.Default == "") {
 			problems = append(problems, fmt.Errorf("%s: docker-compose.yml defaults it to %q for %s, but the %s (line %d) says %q",
 				k.Var, k.Default, k.Service, where, v.Line, v.Default))
 		}

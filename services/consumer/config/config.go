@@ -45,8 +45,10 @@ type Config struct {
 	// for answering Status.
 	DedupCapacity int
 
-	LogLevel        string
-	LogFormat       string
+	LogLevel  string
+	LogFormat string
+	// PprofAddr serves Go's profiles when set (PPROF_ADDR; off by default).
+	PprofAddr       string
 	ShutdownTimeout time.Duration
 }
 
@@ -77,6 +79,7 @@ func read(r *envconfig.Reader) Config {
 		DedupCapacity:   r.Int("DEDUP_CAPACITY", 100_000, 1, 10_000_000),
 		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
+		PprofAddr:       r.String("PPROF_ADDR", ""),
 		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, MinShutdownTimeout, MaxShutdownTimeout),
 	}
 }

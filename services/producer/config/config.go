@@ -42,8 +42,10 @@ type Config struct {
 	SteadyMix       scenario.Mix
 	SteadyDuration  time.Duration // 0 = until stopped
 
-	LogLevel        string
-	LogFormat       string
+	LogLevel  string
+	LogFormat string
+	// PprofAddr serves Go's profiles when set (PPROF_ADDR; off by default).
+	PprofAddr       string
 	ShutdownTimeout time.Duration
 }
 
@@ -85,6 +87,7 @@ func read(r *envconfig.Reader) (Config, error) {
 		SteadyDuration:  r.Duration("STEADY_DURATION", 0, 0, scenario.MaxSteadyDuration),
 		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
+		PprofAddr:       r.String("PPROF_ADDR", ""),
 		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, MinShutdownTimeout, MaxShutdownTimeout),
 	}
 	mixText := r.String("STEADY_MIX", scenario.DefaultMix)

@@ -40,9 +40,11 @@ type Config struct {
 	// FaultPreset (FAULT_PRESET) is the fault preset the mock starts with.
 	FaultPreset string
 	// FaultSeed (FAULT_SEED) seeds fault decisions; 0 picks a random seed.
-	FaultSeed       uint64
-	LogLevel        string        // LOG_LEVEL
-	LogFormat       string        // LOG_FORMAT
+	FaultSeed uint64
+	LogLevel  string // LOG_LEVEL
+	LogFormat string // LOG_FORMAT
+	// PprofAddr serves Go's profiles when set (PPROF_ADDR; off by default).
+	PprofAddr       string
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
 }
 
@@ -69,6 +71,7 @@ func read(r *envconfig.Reader) (Config, *envconfig.Reader) {
 		FaultSeed:       uint64(r.Int("FAULT_SEED", 0, 0, math.MaxInt64)),
 		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
+		PprofAddr:       r.String("PPROF_ADDR", ""),
 		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, MinShutdownTimeout, MaxShutdownTimeout),
 	}, r
 }

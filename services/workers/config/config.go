@@ -75,8 +75,10 @@ type Config struct {
 	// Live holds what /admin/config may change at run time.
 	Live Live
 
-	LogLevel        string
-	LogFormat       string
+	LogLevel  string
+	LogFormat string
+	// PprofAddr serves Go's profiles when set (PPROF_ADDR; off by default).
+	PprofAddr       string
 	ShutdownTimeout time.Duration
 }
 
@@ -165,6 +167,7 @@ func read(lookup func(string) (string, bool)) (Config, []string, error) {
 		},
 		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
+		PprofAddr:       r.String("PPROF_ADDR", ""),
 		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, 100*time.Millisecond, time.Hour),
 	}
 	if c.QueueSize == 0 {
