@@ -81,7 +81,7 @@ func TestShutdownTimeoutBounds(t *testing.T) {
 }
 
 func TestEnvNames(t *testing.T) {
-	want := []string{"CONCURRENCY", "DEDUP_CAPACITY", "GRPC_ADDR", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL", "PROCESS_DELAY", "SHUTDOWN_TIMEOUT"}
+	want := []string{"CONCURRENCY", "DEDUP_CAPACITY", "GRPC_ADDR", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL", "PPROF_ADDR", "PROCESS_DELAY", "SHUTDOWN_TIMEOUT"}
 	if got := EnvNames(); !slices.Equal(got, want) {
 		t.Errorf("EnvNames() = %v, want %v", got, want)
 	}

@@ -115,7 +115,7 @@ func TestShutdownTimeoutBounds(t *testing.T) {
 
 func TestEnvNames(t *testing.T) {
 	want := []string{"CHECKOUT_EVERY", "CHECKOUT_TIMEOUT", "CONSUMER_ADDR", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL",
-		"SCENARIO", "SHUTDOWN_TIMEOUT", "STEADY_DURATION", "STEADY_MIX", "STEADY_RATE", "WORKERS_ADDR"}
+		"PPROF_ADDR", "SCENARIO", "SHUTDOWN_TIMEOUT", "STEADY_DURATION", "STEADY_MIX", "STEADY_RATE", "WORKERS_ADDR"}
 	if got := EnvNames(); !slices.Equal(got, want) {
 		t.Errorf("EnvNames() = %v, want %v", got, want)
 	}

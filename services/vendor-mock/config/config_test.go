@@ -41,7 +41,7 @@ func TestLoadValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{"127.0.0.1:9999", "outage", 42, "debug", "json", 3 * time.Second}
+	want := Config{HTTPAddr: "127.0.0.1:9999", FaultPreset: "outage", FaultSeed: 42, LogLevel: "debug", LogFormat: "json", ShutdownTimeout: 3 * time.Second}
 	if cfg != want {
 		t.Errorf("Load = %+v, want %+v", cfg, want)
 	}
@@ -84,7 +84,7 @@ func TestShutdownTimeoutBounds(t *testing.T) {
 }
 
 func TestEnvNames(t *testing.T) {
-	want := []string{"FAULT_PRESET", "FAULT_SEED", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL", "SHUTDOWN_TIMEOUT"}
+	want := []string{"FAULT_PRESET", "FAULT_SEED", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL", "PPROF_ADDR", "SHUTDOWN_TIMEOUT"}
 	if got := EnvNames(); !slices.Equal(got, want) {
 		t.Errorf("EnvNames = %v, want %v", got, want)
 	}

@@ -92,7 +92,7 @@ func TestEveryBadValueIsNamed(t *testing.T) {
 func TestEnvNamesMatchTheREADME(t *testing.T) {
 	want := []string{
 		"CACHE_LATENCY", "CONSUMER_ADDR", "DB_ACQUIRE_LATENCY", "DB_QUERY_LATENCY", "FORWARDERS", "GRPC_ADDR", "HTTP_ADDR",
-		"LOG_FORMAT", "LOG_LEVEL", "PRIORITY_LANES", "QUEUE_SIZE", "RESULTS_BUFFER", "RESULT_SEND",
+		"LOG_FORMAT", "LOG_LEVEL", "PPROF_ADDR", "PRIORITY_LANES", "QUEUE_SIZE", "RESULTS_BUFFER", "RESULT_SEND",
 		"SHUTDOWN_TIMEOUT", "SUBMIT_WAIT", "VENDOR_TIMEOUT", "VENDOR_URL", "WORKERS",
 	}
 	if got := EnvNames(); !slices.Equal(got, want) {

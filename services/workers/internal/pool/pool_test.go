@@ -160,9 +160,9 @@ func TestPriorityLanesLetFastJobsPass(t *testing.T) {
 			}
 		}
 		if lanes {
-			if got := tp.Stats().Queue.VendorJobsRunning; got != 0 {
-				t.Errorf("vendor_jobs_running = %d after the run", got)
-			}
+			// A worker hands its result over before it lets go of the
+			// vendor slot, so the count reaches 0 just after delivery.
+			waitFor(t, func() bool { return tp.Stats().Queue.VendorJobsRunning == 0 })
 		}
 		return fastLast, vendorFirst
 	}
