@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/grpcclient"
 	"github.com/zoobzio/tracez"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -130,7 +131,9 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 
 	exp := opts.Exporter
 	if exp == nil {
-		var eopts []otlptracegrpc.Option
+		// A restarted Jaeger is used again within seconds, not after gRPC's
+		// default reconnect backoff of up to two minutes.
+		eopts := []otlptracegrpc.Option{otlptracegrpc.WithDialOption(grpcclient.ReconnectWithin(5 * time.Second))}
 		if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
 			// The SDK's default is TLS to localhost:4317, which no local
 			// Jaeger speaks; plain gRPC is what a newcomer's setup needs.

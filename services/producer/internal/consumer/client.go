@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/grpcclient"
 )
 
 // MaxIDsPerCall is the consumer's limit per Status call.
@@ -25,7 +26,8 @@ type Client struct {
 
 // New returns a client of the consumer at addr; it connects lazily.
 func New(addr string) (*Client, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpcclient.ReconnectWithin(2*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("consumer client for %s: %w", addr, err)
 	}

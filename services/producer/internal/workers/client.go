@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/grpcclient"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
@@ -42,6 +43,7 @@ type Client struct {
 func New(addr string, tp *tracing.Provider) (*Client, error) {
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpcclient.ReconnectWithin(2*time.Second),
 		tp.GRPCDialOption(nil))
 	if err != nil {
 		return nil, fmt.Errorf("worker pool client for %s: %w", addr, err)
