@@ -63,3 +63,21 @@ func TestReaderCollectsEveryError(t *testing.T) {
 		}
 	}
 }
+
+func TestCommon(t *testing.T) {
+	if got := FromMap(nil).Common(); got != (Common{LogLevel: "info", LogFormat: "text", ShutdownTimeout: 10 * time.Second}) {
+		t.Errorf("defaults = %+v", got)
+	}
+	r := FromMap(map[string]string{"LOG_LEVEL": "debug", "LOG_FORMAT": "json", "PPROF_ADDR": "127.0.0.1:6060", "SHUTDOWN_TIMEOUT": "1h"})
+	want := Common{LogLevel: "debug", LogFormat: "json", PprofAddr: "127.0.0.1:6060", ShutdownTimeout: time.Hour}
+	if got := r.Common(); got != want || r.Err() != nil {
+		t.Errorf("Common = %+v, %v; want %+v", got, r.Err(), want)
+	}
+	for _, v := range []string{"0", "99ms", "1h0m1s"} {
+		r := FromMap(map[string]string{"SHUTDOWN_TIMEOUT": v})
+		r.Common()
+		if err := r.Err(); err == nil || !strings.Contains(err.Error(), "from 100ms to 1h") {
+			t.Errorf("SHUTDOWN_TIMEOUT=%s: %v", v, err)
+		}
+	}
+}

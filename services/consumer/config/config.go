@@ -25,14 +25,6 @@ const (
 	MaxConcurrency  = 64
 )
 
-// SHUTDOWN_TIMEOUT bounds, the same in every service: less than 100ms
-// leaves no time to drain work and flush spans, and more than an hour is
-// surely a typo.
-const (
-	MinShutdownTimeout = 100 * time.Millisecond
-	MaxShutdownTimeout = time.Hour
-)
-
 // Config is everything the consumer reads from its environment.
 type Config struct {
 	GRPCAddr string
@@ -45,11 +37,8 @@ type Config struct {
 	// for answering Status.
 	DedupCapacity int
 
-	LogLevel  string
-	LogFormat string
-	// PprofAddr serves Go's profiles when set (PPROF_ADDR; off by default).
-	PprofAddr       string
-	ShutdownTimeout time.Duration
+	// LOG_LEVEL, LOG_FORMAT, PPROF_ADDR, SHUTDOWN_TIMEOUT.
+	envconfig.Common
 }
 
 // Load reads the configuration through lookup (nil = os.LookupEnv). The
@@ -72,14 +61,11 @@ func EnvNames() []string {
 
 func read(r *envconfig.Reader) Config {
 	return Config{
-		GRPCAddr:        r.String("GRPC_ADDR", ":9091"),
-		HTTPAddr:        r.String("HTTP_ADDR", ":8083"),
-		ProcessDelay:    r.Duration("PROCESS_DELAY", DefaultProcessDelay, 0, MaxProcessDelay),
-		Concurrency:     r.Int("CONCURRENCY", DefaultConcurrency, MinConcurrency, MaxConcurrency),
-		DedupCapacity:   r.Int("DEDUP_CAPACITY", 100_000, 1, 10_000_000),
-		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
-		PprofAddr:       r.String("PPROF_ADDR", ""),
-		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, MinShutdownTimeout, MaxShutdownTimeout),
+		GRPCAddr:      r.String("GRPC_ADDR", ":9091"),
+		HTTPAddr:      r.String("HTTP_ADDR", ":8083"),
+		ProcessDelay:  r.Duration("PROCESS_DELAY", DefaultProcessDelay, 0, MaxProcessDelay),
+		Concurrency:   r.Int("CONCURRENCY", DefaultConcurrency, MinConcurrency, MaxConcurrency),
+		DedupCapacity: r.Int("DEDUP_CAPACITY", 100_000, 1, 10_000_000),
+		Common:        r.Common(),
 	}
 }

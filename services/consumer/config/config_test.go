@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/envconfig"
 )
 
 func lookup(m map[string]string) func(string) (string, bool) {
@@ -20,7 +22,7 @@ func TestDefaultsShowTheBug(t *testing.T) {
 		t.Errorf("bug knobs: got delay %v concurrency %d, want 50ms and 1 (the incident's slow serial consumer)", c.ProcessDelay, c.Concurrency)
 	}
 	want := Config{GRPCAddr: ":9091", HTTPAddr: ":8083", ProcessDelay: 50 * time.Millisecond, Concurrency: 1,
-		DedupCapacity: 100000, LogLevel: "info", LogFormat: "text", ShutdownTimeout: 10 * time.Second}
+		DedupCapacity: 100000, Common: envconfig.Common{LogLevel: "info", LogFormat: "text", ShutdownTimeout: 10 * time.Second}}
 	if c != want {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -36,7 +38,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", ProcessDelay: 0, Concurrency: 8,
-		DedupCapacity: 10, LogLevel: "debug", LogFormat: "json", ShutdownTimeout: 3 * time.Second}
+		DedupCapacity: 10, Common: envconfig.Common{LogLevel: "debug", LogFormat: "json", ShutdownTimeout: 3 * time.Second}}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}

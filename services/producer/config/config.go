@@ -21,14 +21,6 @@ const (
 	DefaultCheckoutTimeout = 10 * time.Second
 )
 
-// SHUTDOWN_TIMEOUT bounds, the same in every service: less than 100ms
-// leaves no time to drain submissions and flush spans, and more than an
-// hour is surely a typo.
-const (
-	MinShutdownTimeout = 100 * time.Millisecond
-	MaxShutdownTimeout = time.Hour
-)
-
 // Config is everything the producer reads from its environment.
 type Config struct {
 	HTTPAddr     string
@@ -42,11 +34,8 @@ type Config struct {
 	SteadyMix       scenario.Mix
 	SteadyDuration  time.Duration // 0 = until stopped
 
-	LogLevel  string
-	LogFormat string
-	// PprofAddr serves Go's profiles when set (PPROF_ADDR; off by default).
-	PprofAddr       string
-	ShutdownTimeout time.Duration
+	// LOG_LEVEL, LOG_FORMAT, PPROF_ADDR, SHUTDOWN_TIMEOUT.
+	envconfig.Common
 }
 
 // Load reads the configuration through lookup (nil = os.LookupEnv). The
@@ -85,10 +74,7 @@ func read(r *envconfig.Reader) (Config, error) {
 		CheckoutTimeout: r.Duration("CHECKOUT_TIMEOUT", DefaultCheckoutTimeout, scenario.MinCheckoutTimeout, scenario.MaxCheckoutTimeout),
 		SteadyRate:      r.Float("STEADY_RATE", 10, 0, scenario.MaxRate),
 		SteadyDuration:  r.Duration("STEADY_DURATION", 0, 0, scenario.MaxSteadyDuration),
-		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
-		PprofAddr:       r.String("PPROF_ADDR", ""),
-		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, MinShutdownTimeout, MaxShutdownTimeout),
+		Common:          r.Common(),
 	}
 	mixText := r.String("STEADY_MIX", scenario.DefaultMix)
 	mix, err := scenario.ParseMix(mixText)

@@ -6,7 +6,6 @@ package config
 import (
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/envconfig"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/vendor-mock/internal/faults"
@@ -19,19 +18,8 @@ const (
 	DefaultPreset = faults.DefaultPreset
 )
 
-// Other defaults.
-const (
-	DefaultHTTPAddr        = ":8082"
-	DefaultShutdownTimeout = 10 * time.Second
-)
-
-// SHUTDOWN_TIMEOUT bounds, the same in every service: less than 100ms
-// leaves no time to end waits and flush spans, and more than an hour is
-// surely a typo.
-const (
-	MinShutdownTimeout = 100 * time.Millisecond
-	MaxShutdownTimeout = time.Hour
-)
+// DefaultHTTPAddr is where the vendor API listens.
+const DefaultHTTPAddr = ":8082"
 
 // Config is everything the vendor mock reads from the environment.
 // OTEL_* variables are read by pkg/tracing.
@@ -41,11 +29,8 @@ type Config struct {
 	FaultPreset string
 	// FaultSeed (FAULT_SEED) seeds fault decisions; 0 picks a random seed.
 	FaultSeed uint64
-	LogLevel  string // LOG_LEVEL
-	LogFormat string // LOG_FORMAT
-	// PprofAddr serves Go's profiles when set (PPROF_ADDR; off by default).
-	PprofAddr       string
-	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
+	// LOG_LEVEL, LOG_FORMAT, PPROF_ADDR, SHUTDOWN_TIMEOUT.
+	envconfig.Common
 }
 
 // Load reads the configuration through lookup (nil = os.LookupEnv). Every
@@ -66,12 +51,9 @@ func EnvNames() []string {
 
 func read(r *envconfig.Reader) (Config, *envconfig.Reader) {
 	return Config{
-		HTTPAddr:        r.String("HTTP_ADDR", DefaultHTTPAddr),
-		FaultPreset:     r.Enum("FAULT_PRESET", DefaultPreset, faults.PresetNames()...),
-		FaultSeed:       uint64(r.Int("FAULT_SEED", 0, 0, math.MaxInt64)),
-		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
-		PprofAddr:       r.String("PPROF_ADDR", ""),
-		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, MinShutdownTimeout, MaxShutdownTimeout),
+		HTTPAddr:    r.String("HTTP_ADDR", DefaultHTTPAddr),
+		FaultPreset: r.Enum("FAULT_PRESET", DefaultPreset, faults.PresetNames()...),
+		FaultSeed:   uint64(r.Int("FAULT_SEED", 0, 0, math.MaxInt64)),
+		Common:      r.Common(),
 	}, r
 }

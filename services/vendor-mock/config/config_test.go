@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/envconfig"
 )
 
 func lookup(m map[string]string) func(string) (string, bool) {
@@ -17,12 +19,10 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		HTTPAddr:        ":8082",
-		FaultPreset:     "degraded",
-		FaultSeed:       0,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 10 * time.Second,
+		HTTPAddr:    ":8082",
+		FaultPreset: "degraded",
+		FaultSeed:   0,
+		Common:      envconfig.Common{LogLevel: "info", LogFormat: "text", ShutdownTimeout: 10 * time.Second},
 	}
 	if cfg != want {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
@@ -41,7 +41,7 @@ func TestLoadValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{HTTPAddr: "127.0.0.1:9999", FaultPreset: "outage", FaultSeed: 42, LogLevel: "debug", LogFormat: "json", ShutdownTimeout: 3 * time.Second}
+	want := Config{HTTPAddr: "127.0.0.1:9999", FaultPreset: "outage", FaultSeed: 42, Common: envconfig.Common{LogLevel: "debug", LogFormat: "json", ShutdownTimeout: 3 * time.Second}}
 	if cfg != want {
 		t.Errorf("Load = %+v, want %+v", cfg, want)
 	}

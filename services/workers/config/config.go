@@ -75,11 +75,8 @@ type Config struct {
 	// Live holds what /admin/config may change at run time.
 	Live Live
 
-	LogLevel  string
-	LogFormat string
-	// PprofAddr serves Go's profiles when set (PPROF_ADDR; off by default).
-	PprofAddr       string
-	ShutdownTimeout time.Duration
+	// LOG_LEVEL, LOG_FORMAT, PPROF_ADDR, SHUTDOWN_TIMEOUT.
+	envconfig.Common
 }
 
 // Live is the part of the configuration that can change while the service
@@ -165,10 +162,7 @@ func read(lookup func(string) (string, bool)) (Config, []string, error) {
 			DBAcquireLatency: latency(r, "DB_ACQUIRE_LATENCY", 2*time.Millisecond, 7*time.Millisecond),
 			DBQueryLatency:   latency(r, "DB_QUERY_LATENCY", 10*time.Millisecond, 50*time.Millisecond),
 		},
-		LogLevel:        r.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		LogFormat:       r.Enum("LOG_FORMAT", "text", "text", "json"),
-		PprofAddr:       r.String("PPROF_ADDR", ""),
-		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second, 100*time.Millisecond, time.Hour),
+		Common: r.Common(),
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = c.Workers * 10

@@ -34,7 +34,7 @@ func TestDefaultsShowTheBug(t *testing.T) {
 			DBAcquireLatency: envconfig.Range{Min: 2 * time.Millisecond, Max: 7 * time.Millisecond},
 			DBQueryLatency:   envconfig.Range{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 		},
-		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 10 * time.Second,
+		Common: envconfig.Common{LogLevel: "info", LogFormat: "text", ShutdownTimeout: 10 * time.Second},
 	}
 	if c != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
