@@ -147,16 +147,25 @@ func GRPC(name string, srv *grpc.Server, l net.Listener) Unit {
 
 // Pprof serves Go's profiles (PprofHandler) on addr, on a listener of its
 // own so they never appear on a service's public port. An empty addr (the
-// default) serves nothing and returns a unit that does nothing.
-func Pprof(addr string) (Unit, error) {
+// default) serves nothing. The unit binds its address when it runs, so a
+// taken port fails the service through Run, which stops and releases
+// everything else, instead of before the other units exist.
+func Pprof(addr string) Unit {
 	if addr == "" {
-		return Unit{Name: "pprof"}, nil
+		return Unit{Name: "pprof"}
 	}
-	l, err := Listen(addr, "PPROF_ADDR")
-	if err != nil {
-		return Unit{}, err
+	srv := &http.Server{Handler: PprofHandler(), ReadHeaderTimeout: 5 * time.Second}
+	return Unit{
+		Name: "pprof",
+		Run: func() error {
+			l, err := Listen(addr, "PPROF_ADDR")
+			if err != nil {
+				return err
+			}
+			return HTTP("pprof", srv, l).Run()
+		},
+		Stop: srv.Shutdown,
 	}
-	return HTTP("pprof", &http.Server{Handler: PprofHandler(), ReadHeaderTimeout: 5 * time.Second}, l), nil
 }
 
 // PprofHandler serves net/http/pprof under /debug/pprof/ without touching

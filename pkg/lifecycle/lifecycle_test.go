@@ -159,16 +159,15 @@ func TestHTTPAndGRPCUnitsServeAndStop(t *testing.T) {
 }
 
 func TestPprofServesProfilesOnlyWhenAsked(t *testing.T) {
-	off, err := Pprof("")
-	if err != nil || off.Run != nil || off.Stop != nil {
-		t.Fatalf("Pprof(\"\") = %+v, %v; want a unit that does nothing", off, err)
+	if off := Pprof(""); off.Run != nil || off.Stop != nil {
+		t.Fatalf("Pprof(\"\") = %+v; want a unit that does nothing", off)
 	}
-	if _, err := Pprof("256.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "PPROF_ADDR") {
+	if err := Pprof("256.0.0.1:1").Run(); err == nil || !strings.Contains(err.Error(), "PPROF_ADDR") {
 		t.Errorf("bad address: %v", err)
 	}
-	on, err := Pprof("127.0.0.1:0")
-	if err != nil || on.Run == nil || on.Stop == nil {
-		t.Fatalf("Pprof(127.0.0.1:0) = %+v, %v", on, err)
+	on := Pprof("127.0.0.1:0")
+	if on.Run == nil || on.Stop == nil {
+		t.Fatalf("Pprof(127.0.0.1:0) = %+v", on)
 	}
 	_ = on.Stop(context.Background())
 

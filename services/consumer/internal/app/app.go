@@ -53,13 +53,9 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		"process_delay", cfg.ProcessDelay, "concurrency", cfg.Concurrency, "dedup_capacity", cfg.DedupCapacity,
 		"tracing", tp.Enabled())
 	// Stopped in reverse: HTTP, then gRPC (drains in-flight Delivers), then spans.
-	pprofUnit, err := lifecycle.Pprof(cfg.PprofAddr)
-	if err != nil {
-		return err
-	}
 	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout,
 		flush,
-		pprofUnit,
+		lifecycle.Pprof(cfg.PprofAddr),
 		lifecycle.GRPC("grpc", srv.GRPCServer(), gl),
 		lifecycle.HTTP("http", httpSrv, hl),
 	)

@@ -71,9 +71,5 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		"scenario", cfg.Scenario, "tracing", tp.Enabled())
 	// Stopped in reverse: HTTP (admin bursts finish), generator (in-flight
 	// submissions finish), connections, then spans.
-	pprofUnit, err := lifecycle.Pprof(cfg.PprofAddr)
-	if err != nil {
-		return err
-	}
-	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout, flush, pprofUnit, clients, generator, lifecycle.HTTP("http", httpSrv, hl))
+	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout, flush, lifecycle.Pprof(cfg.PprofAddr), clients, generator, lifecycle.HTTP("http", httpSrv, hl))
 }

@@ -75,14 +75,10 @@ func Serve(ctx context.Context, cfg config.Config, l net.Listener, logOut io.Wri
 		"seed", decider.Seed(),
 		"tracing", tp.Enabled(),
 	)
-	pprofUnit, err := lifecycle.Pprof(cfg.PprofAddr)
-	if err != nil {
-		return err
-	}
 	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout,
 		// Stopped last, so spans of the calls drained above are flushed.
 		lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown, Budget: tracing.ShutdownBudget},
-		pprofUnit,
+		lifecycle.Pprof(cfg.PprofAddr),
 		httpUnit,
 	)
 }

@@ -138,13 +138,9 @@ func (a *App) Run(ctx context.Context) error {
 		"result_send", a.cfg.Live.ResultSend, "priority_lanes", a.cfg.Live.PriorityLanes,
 		"vendor_timeout", a.cfg.Live.VendorTimeout, "forwarders", a.cfg.Live.Forwarders, "vendor_url", a.cfg.VendorURL, "consumer", a.cfg.ConsumerAddr,
 		"tracing", a.tr.Enabled())
-	pprofUnit, err := lifecycle.Pprof(a.cfg.PprofAddr)
-	if err != nil {
-		return err
-	}
 	return lifecycle.Run(ctx, a.log, a.cfg.ShutdownTimeout,
 		lifecycle.Unit{Name: "tracing", Stop: a.tr.Shutdown, Budget: tracing.ShutdownBudget},
-		pprofUnit,
+		lifecycle.Pprof(a.cfg.PprofAddr),
 		lifecycle.Unit{Name: "consumer client", Stop: func(context.Context) error { return a.consumer.Close() }},
 		lifecycle.HTTP("http", a.http, a.httpLis),
 		lifecycle.Unit{
