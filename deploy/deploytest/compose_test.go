@@ -149,18 +149,7 @@ func TestImagesGetTheModulesTheyNeed(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			args := map[string]string{}
-			for k, v := range svc.Build.Args {
-				if v != nil {
-					args[k] = *v
-				}
-			}
-			res, err := dockerfilecheck.Check(dockerfilecheck.Build{
-				ContextDir: svc.Build.Context,
-				Dockerfile: filepath.Join(svc.Build.Context, svc.Build.Dockerfile),
-				Target:     svc.Build.Target,
-				Args:       args,
-			})
+			res, err := dockerfilecheck.Check(composecheck.ImageBuild(p, svc.Build))
 			if err != nil {
 				t.Fatal(err)
 			}

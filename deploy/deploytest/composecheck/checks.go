@@ -256,19 +256,13 @@ func checkHostPorts(p *types.Project) []error {
 
 func isAnyIP(ip string) bool { return ip == "" || ip == "0.0.0.0" || ip == "::" }
 
-// checkBuild: the build context and Dockerfile exist, and the target builds
-// an image whose entrypoint is the binary the healthcheck runs.
-func checkBuild(p *types.Project, svc types.ServiceConfig) []error {
-	b := svc.Build
-	if b == nil {
-		return nil
-	}
+// ImageBuild is what Compose hands the Docker builder for a service's
+// build section: the context and Dockerfile resolved against the project
+// directory, the target, and the build args that have values.
+func ImageBuild(p *types.Project, b *types.BuildConfig) dockerfilecheck.Build {
 	ctxDir := b.Context
 	if !filepath.IsAbs(ctxDir) {
 		ctxDir = filepath.Join(p.WorkingDir, ctxDir)
-	}
-	if st, err := os.Stat(ctxDir); err != nil || !st.IsDir() {
-		return []error{fmt.Errorf("service %q: build context %s is not a directory", svc.Name, b.Context)}
 	}
 	dockerfile := b.Dockerfile
 	if dockerfile == "" {
@@ -277,16 +271,30 @@ func checkBuild(p *types.Project, svc types.ServiceConfig) []error {
 	if !filepath.IsAbs(dockerfile) {
 		dockerfile = filepath.Join(ctxDir, dockerfile)
 	}
-	if _, err := os.Stat(dockerfile); err != nil {
-		return []error{fmt.Errorf("service %q: dockerfile %s does not exist", svc.Name, b.Dockerfile)}
-	}
 	args := map[string]string{}
 	for k, v := range b.Args {
 		if v != nil {
 			args[k] = *v
 		}
 	}
-	res, err := dockerfilecheck.Check(dockerfilecheck.Build{ContextDir: ctxDir, Dockerfile: dockerfile, Target: b.Target, Args: args})
+	return dockerfilecheck.Build{ContextDir: ctxDir, Dockerfile: dockerfile, Target: b.Target, Args: args}
+}
+
+// checkBuild: the build context and Dockerfile exist, and the target builds
+// an image whose entrypoint is the binary the healthcheck runs.
+func checkBuild(p *types.Project, svc types.ServiceConfig) []error {
+	b := svc.Build
+	if b == nil {
+		return nil
+	}
+	build := ImageBuild(p, b)
+	if st, err := os.Stat(build.ContextDir); err != nil || !st.IsDir() {
+		return []error{fmt.Errorf("service %q: build context %s is not a directory", svc.Name, b.Context)}
+	}
+	if _, err := os.Stat(build.Dockerfile); err != nil {
+		return []error{fmt.Errorf("service %q: dockerfile %s does not exist", svc.Name, b.Dockerfile)}
+	}
+	res, err := dockerfilecheck.Check(build)
 	if err != nil {
 		return []error{fmt.Errorf("service %q: %w", svc.Name, err)}
 	}
