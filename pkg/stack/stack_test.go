@@ -15,10 +15,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging/logtest"
 )
 
 // The test binary doubles as every child process: Start runs it under the
@@ -148,30 +149,13 @@ func fakeRepo(t *testing.T) (root, bin, events string) {
 	return root, bin, events
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testConfig(t *testing.T) (Config, string, *syncBuffer) {
+func testConfig(t *testing.T) (Config, string, *logtest.Buffer) {
 	root, bin, events := fakeRepo(t)
 	ports, err := FreePorts()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	return Config{
 		RepoRoot: root, BinDir: bin, Build: BuildNever, Ports: ports, Output: out,
 		StartTimeout: 20 * time.Second, StopTimeout: 10 * time.Second,

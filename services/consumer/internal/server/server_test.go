@@ -21,6 +21,7 @@ import (
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging/logtest"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 )
 
@@ -30,24 +31,7 @@ type harness struct {
 	tp     *tracing.Provider
 	exp    *tracetest.InMemoryExporter
 	client jobsv1.ResultSinkClient
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *logtest.Buffer
 }
 
 func start(t *testing.T, opts Options) *harness {
@@ -58,7 +42,7 @@ func start(t *testing.T, opts Options) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	log, err := logging.New(logs, logging.Options{Service: "consumer"})
 	if err != nil {
 		t.Fatal(err)

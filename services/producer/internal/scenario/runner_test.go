@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"regexp"
@@ -17,34 +16,18 @@ import (
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging/logtest"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/consumer"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/fakes"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/workers"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type rig struct {
 	runner *Runner
 	pool   *fakes.Pool
 	sink   *fakes.Sink
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 }
 
 // newRig wires a runner to a fake pool and a fake consumer over loopback
@@ -69,7 +52,7 @@ func newRig(t *testing.T, load Load, o Options) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = wc.Close(); _ = cc.Close() })
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	log, _ := logging.New(logs, logging.Options{Service: "producer", Level: "debug"})
 	if load.CheckoutTimeout == 0 {
 		load.CheckoutTimeout = 5 * time.Second

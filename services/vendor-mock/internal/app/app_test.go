@@ -7,29 +7,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging/logtest"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/vendor-mock/config"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestServeStartsAndShutsDown runs the whole service on a loopback port:
 // it starts with FAULT_PRESET, serves, and on cancellation (SIGTERM) ends
@@ -50,7 +33,7 @@ func TestServeStartsAndShutsDown(t *testing.T) {
 	base := "http://" + l.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	served := make(chan error, 1)
 	go func() { served <- Serve(ctx, cfg, l, logs) }()
 
@@ -122,7 +105,7 @@ func TestRunReportsATakenPort(t *testing.T) {
 	defer l.Close()
 	cfg, _ := config.Load(func(string) (string, bool) { return "", false })
 	cfg.HTTPAddr = l.Addr().String()
-	err = Run(context.Background(), cfg, &syncBuffer{})
+	err = Run(context.Background(), cfg, &logtest.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "HTTP_ADDR") {
 		t.Errorf("Run on a taken port = %v, want an error naming HTTP_ADDR", err)
 	}

@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging/logtest"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/fakes"
@@ -41,27 +41,9 @@ func (s *stuckSink) Deliver(ctx context.Context, _ *jobsv1.Result) (int, error) 
 	return 1, context.Cause(ctx)
 }
 
-// syncBuffer is a log destination the pool's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // newShutdownPool starts a pool that logs to a buffer and traces to an
 // in-memory exporter; the test calls Shutdown itself.
-func newShutdownPool(t *testing.T, o Options) (*Pool, *syncBuffer, func() []tracetest.SpanStub) {
+func newShutdownPool(t *testing.T, o Options) (*Pool, *logtest.Buffer, func() []tracetest.SpanStub) {
 	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
 	tr, err := tracing.Setup(context.Background(), tracing.Options{ServiceName: "workers-test", Exporter: exp})
@@ -69,7 +51,7 @@ func newShutdownPool(t *testing.T, o Options) (*Pool, *syncBuffer, func() []trac
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	o.Tracing = tr
 	o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	p, err := New(o)
