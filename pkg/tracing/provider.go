@@ -11,7 +11,6 @@ import (
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/grpcclient"
 	"github.com/zoobzio/tracez"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
@@ -197,13 +196,6 @@ func (p *Provider) ServiceName() string { return p.service }
 
 // Enabled reports whether spans are exported.
 func (p *Provider) Enabled() bool { return p.tp != nil }
-
-// SetGlobal installs the provider and propagator as OTel's globals, for
-// libraries that only know those.
-func (p *Provider) SetGlobal() {
-	otel.SetTracerProvider(p.otelTP)
-	otel.SetTextMapPropagator(p.prop)
-}
 
 // Stats returns the span counters.
 func (p *Provider) Stats() Stats {
