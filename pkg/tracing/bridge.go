@@ -3,6 +3,7 @@ package tracing
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/zoobzio/tracez"
 	"go.opentelemetry.io/otel/attribute"
@@ -66,17 +67,34 @@ func (b *bridge) onSpanComplete(s tracez.Span) {
 			TraceID: tid, SpanID: pid, TraceFlags: trace.FlagsSampled,
 		})
 	}
-	var code codes.Code
-	stub.SpanKind, code, stub.Status.Description, stub.Attributes = mapTags(s.Tags)
+	var (
+		code  codes.Code
+		extra extraTags
+	)
+	stub.SpanKind, code, stub.Status.Description, stub.Attributes, extra = mapTags(s.Tags)
 	stub.Status.Code = code
+	if extra.links != "" {
+		for _, l := range parseLinks(extra.links) {
+			stub.Links = append(stub.Links, sdktrace.Link{SpanContext: l.SpanContext})
+		}
+	}
+	if end, ok := parseEndTime(extra.end); ok {
+		stub.EndTime = maxTime(end, s.StartTime)
+	}
 	// tracetest's Snapshot is the SDK's public way to make a ReadOnlySpan
 	// from data (the interface has an unexported method).
 	b.next.OnEnd(stub.Snapshot())
 	b.stats.bridged.Add(1)
 }
 
-// mapTags splits tracez tags into OTel kind, status and attributes.
-func mapTags(tags map[string]string) (trace.SpanKind, codes.Code, string, []attribute.KeyValue) {
+// extraTags are the reserved tags that carry OTel fields beyond kind and
+// status (see extend.go).
+type extraTags struct{ links, end string }
+
+// mapTags splits tracez tags into OTel kind, status, attributes and the
+// other reserved tags.
+func mapTags(tags map[string]string) (trace.SpanKind, codes.Code, string, []attribute.KeyValue, extraTags) {
+	var extra extraTags
 	kind := trace.SpanKindInternal
 	status, desc := codes.Unset, ""
 	attrs := make([]attribute.KeyValue, 0, len(tags))
@@ -84,6 +102,10 @@ func mapTags(tags map[string]string) (trace.SpanKind, codes.Code, string, []attr
 		switch k {
 		case TagSpanKind:
 			kind = parseKind(v)
+		case TagLinks:
+			extra.links = v
+		case TagEndTime:
+			extra.end = v
 		case TagError:
 			switch strings.ToLower(v) {
 			case "", "false", "0":
@@ -96,7 +118,14 @@ func mapTags(tags map[string]string) (trace.SpanKind, codes.Code, string, []attr
 			attrs = append(attrs, typedAttribute(k, v))
 		}
 	}
-	return kind, status, desc, attrs
+	return kind, status, desc, attrs, extra
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
 }
 
 func parseKind(v string) trace.SpanKind {

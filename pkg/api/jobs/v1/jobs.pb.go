@@ -156,7 +156,16 @@ type Job struct {
 	Scenario string `protobuf:"bytes,6,opt,name=scenario,proto3" json:"scenario,omitempty"`
 	Sequence uint32 `protobuf:"varint,7,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// Batch groups the jobs of one checkout burst.
-	Batch         string `protobuf:"bytes,8,opt,name=batch,proto3" json:"batch,omitempty"`
+	Batch string `protobuf:"bytes,8,opt,name=batch,proto3" json:"batch,omitempty"`
+	// The job's own trace context (a W3C propagation carrier: traceparent,
+	// tracestate), set by the producer to its root span. The worker pool's
+	// spans of the job hang under it rather than under the short Submit
+	// call, as a message's creation context does in OpenTelemetry's
+	// messaging conventions. Optional; at most 8 entries of 512 bytes.
+	TraceContext map[string]string `protobuf:"bytes,9,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Which Submit attempt this is, 1-based (0 = unknown). The producer
+	// re-submits a job, same ID, until the consumer confirms it.
+	Attempt       uint32 `protobuf:"varint,10,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -247,6 +256,20 @@ func (x *Job) GetBatch() string {
 	return ""
 }
 
+func (x *Job) GetTraceContext() map[string]string {
+	if x != nil {
+		return x.TraceContext
+	}
+	return nil
+}
+
+func (x *Job) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
 type SubmitRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -294,7 +317,11 @@ func (x *SubmitRequest) GetJob() *Job {
 type SubmitResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Jobs waiting in the queue after this one was accepted.
-	QueueDepth    uint32 `protobuf:"varint,1,opt,name=queue_depth,json=queueDepth,proto3" json:"queue_depth,omitempty"`
+	QueueDepth uint32 `protobuf:"varint,1,opt,name=queue_depth,json=queueDepth,proto3" json:"queue_depth,omitempty"`
+	// True when the pool already held a job with this ID (queued, being
+	// worked on, or its result on the way to the consumer): a re-submission
+	// that found the job alive. Nothing was queued.
+	AlreadyHeld   bool `protobuf:"varint,2,opt,name=already_held,json=alreadyHeld,proto3" json:"already_held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -334,6 +361,13 @@ func (x *SubmitResponse) GetQueueDepth() uint32 {
 		return x.QueueDepth
 	}
 	return 0
+}
+
+func (x *SubmitResponse) GetAlreadyHeld() bool {
+	if x != nil {
+		return x.AlreadyHeld
+	}
+	return false
 }
 
 // Result is what a worker made of a job, with the timings that tell where
@@ -693,7 +727,7 @@ var File_jobs_v1_jobs_proto protoreflect.FileDescriptor
 
 const file_jobs_v1_jobs_proto_rawDesc = "" +
 	"\n" +
-	"\x12jobs/v1/jobs.proto\x12\ajobs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x02\n" +
+	"\x12jobs/v1/jobs.proto\x12\ajobs.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x03\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x10.jobs.v1.JobTypeR\x04type\x12\x16\n" +
@@ -702,12 +736,19 @@ const file_jobs_v1_jobs_proto_rawDesc = "" +
 	"\fsubmitted_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vsubmittedAt\x12\x1a\n" +
 	"\bscenario\x18\x06 \x01(\tR\bscenario\x12\x1a\n" +
 	"\bsequence\x18\a \x01(\rR\bsequence\x12\x14\n" +
-	"\x05batch\x18\b \x01(\tR\x05batch\"/\n" +
+	"\x05batch\x18\b \x01(\tR\x05batch\x12C\n" +
+	"\rtrace_context\x18\t \x03(\v2\x1e.jobs.v1.Job.TraceContextEntryR\ftraceContext\x12\x18\n" +
+	"\aattempt\x18\n" +
+	" \x01(\rR\aattempt\x1a?\n" +
+	"\x11TraceContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"/\n" +
 	"\rSubmitRequest\x12\x1e\n" +
-	"\x03job\x18\x01 \x01(\v2\f.jobs.v1.JobR\x03job\"1\n" +
+	"\x03job\x18\x01 \x01(\v2\f.jobs.v1.JobR\x03job\"T\n" +
 	"\x0eSubmitResponse\x12\x1f\n" +
 	"\vqueue_depth\x18\x01 \x01(\rR\n" +
-	"queueDepth\"\xcb\x02\n" +
+	"queueDepth\x12!\n" +
+	"\falready_held\x18\x02 \x01(\bR\valreadyHeld\"\xcb\x02\n" +
 	"\x06Result\x12\x1e\n" +
 	"\x03job\x18\x01 \x01(\v2\f.jobs.v1.JobR\x03job\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x14\n" +
@@ -765,7 +806,7 @@ func file_jobs_v1_jobs_proto_rawDescGZIP() []byte {
 }
 
 var file_jobs_v1_jobs_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_jobs_v1_jobs_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_jobs_v1_jobs_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_jobs_v1_jobs_proto_goTypes = []any{
 	(JobType)(0),                  // 0: jobs.v1.JobType
 	(Priority)(0),                 // 1: jobs.v1.Priority
@@ -778,33 +819,35 @@ var file_jobs_v1_jobs_proto_goTypes = []any{
 	(*StatusRequest)(nil),         // 8: jobs.v1.StatusRequest
 	(*JobStatus)(nil),             // 9: jobs.v1.JobStatus
 	(*StatusResponse)(nil),        // 10: jobs.v1.StatusResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
+	nil,                           // 11: jobs.v1.Job.TraceContextEntry
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
 }
 var file_jobs_v1_jobs_proto_depIdxs = []int32{
 	0,  // 0: jobs.v1.Job.type:type_name -> jobs.v1.JobType
 	1,  // 1: jobs.v1.Job.priority:type_name -> jobs.v1.Priority
-	11, // 2: jobs.v1.Job.submitted_at:type_name -> google.protobuf.Timestamp
-	2,  // 3: jobs.v1.SubmitRequest.job:type_name -> jobs.v1.Job
-	2,  // 4: jobs.v1.Result.job:type_name -> jobs.v1.Job
-	12, // 5: jobs.v1.Result.queue_wait:type_name -> google.protobuf.Duration
-	12, // 6: jobs.v1.Result.work:type_name -> google.protobuf.Duration
-	12, // 7: jobs.v1.Result.send_block:type_name -> google.protobuf.Duration
-	11, // 8: jobs.v1.Result.finished_at:type_name -> google.protobuf.Timestamp
-	5,  // 9: jobs.v1.DeliverRequest.result:type_name -> jobs.v1.Result
-	11, // 10: jobs.v1.JobStatus.completed_at:type_name -> google.protobuf.Timestamp
-	9,  // 11: jobs.v1.StatusResponse.jobs:type_name -> jobs.v1.JobStatus
-	3,  // 12: jobs.v1.WorkerPool.Submit:input_type -> jobs.v1.SubmitRequest
-	6,  // 13: jobs.v1.ResultSink.Deliver:input_type -> jobs.v1.DeliverRequest
-	8,  // 14: jobs.v1.ResultSink.Status:input_type -> jobs.v1.StatusRequest
-	4,  // 15: jobs.v1.WorkerPool.Submit:output_type -> jobs.v1.SubmitResponse
-	7,  // 16: jobs.v1.ResultSink.Deliver:output_type -> jobs.v1.DeliverResponse
-	10, // 17: jobs.v1.ResultSink.Status:output_type -> jobs.v1.StatusResponse
-	15, // [15:18] is the sub-list for method output_type
-	12, // [12:15] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	12, // 2: jobs.v1.Job.submitted_at:type_name -> google.protobuf.Timestamp
+	11, // 3: jobs.v1.Job.trace_context:type_name -> jobs.v1.Job.TraceContextEntry
+	2,  // 4: jobs.v1.SubmitRequest.job:type_name -> jobs.v1.Job
+	2,  // 5: jobs.v1.Result.job:type_name -> jobs.v1.Job
+	13, // 6: jobs.v1.Result.queue_wait:type_name -> google.protobuf.Duration
+	13, // 7: jobs.v1.Result.work:type_name -> google.protobuf.Duration
+	13, // 8: jobs.v1.Result.send_block:type_name -> google.protobuf.Duration
+	12, // 9: jobs.v1.Result.finished_at:type_name -> google.protobuf.Timestamp
+	5,  // 10: jobs.v1.DeliverRequest.result:type_name -> jobs.v1.Result
+	12, // 11: jobs.v1.JobStatus.completed_at:type_name -> google.protobuf.Timestamp
+	9,  // 12: jobs.v1.StatusResponse.jobs:type_name -> jobs.v1.JobStatus
+	3,  // 13: jobs.v1.WorkerPool.Submit:input_type -> jobs.v1.SubmitRequest
+	6,  // 14: jobs.v1.ResultSink.Deliver:input_type -> jobs.v1.DeliverRequest
+	8,  // 15: jobs.v1.ResultSink.Status:input_type -> jobs.v1.StatusRequest
+	4,  // 16: jobs.v1.WorkerPool.Submit:output_type -> jobs.v1.SubmitResponse
+	7,  // 17: jobs.v1.ResultSink.Deliver:output_type -> jobs.v1.DeliverResponse
+	10, // 18: jobs.v1.ResultSink.Status:output_type -> jobs.v1.StatusResponse
+	16, // [16:19] is the sub-list for method output_type
+	13, // [13:16] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_jobs_v1_jobs_proto_init() }
@@ -818,7 +861,7 @@ func file_jobs_v1_jobs_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobs_v1_jobs_proto_rawDesc), len(file_jobs_v1_jobs_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
