@@ -11,6 +11,7 @@ import (
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/lifecycle"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/metrics"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/config"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/internal/server"
@@ -28,6 +29,11 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return fmt.Errorf("set up tracing: %w", err)
 	}
 	flush := lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown, Budget: tracing.ShutdownBudget}
+	mp, err := metrics.New(ctx, "consumer")
+	if err != nil {
+		_ = tp.Shutdown(ctx)
+		return err
+	}
 
 	srv := server.New(server.Options{
 		Tracing:       tp,
@@ -47,7 +53,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		_ = tp.Shutdown(ctx)
 		return err
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := &http.Server{Handler: mp.Mount(srv.Handler()), ReadHeaderTimeout: 5 * time.Second}
 
 	log.Info("consumer started", "grpc", gl.Addr().String(), "http", hl.Addr().String(),
 		"process_delay", cfg.ProcessDelay, "concurrency", cfg.Concurrency, "dedup_capacity", cfg.DedupCapacity,
