@@ -40,9 +40,14 @@ type Snapshot struct {
 	Consumer *ConsumerStats
 	Vendor   *VendorStats
 	Process  map[string]Process
-	// CPU is each service's CPU use over the rate period, in % of one core.
-	CPU   map[string]float64
-	Rates Rates
+	// CPU is each service's CPU use over the last DashboardPeriod (or as
+	// much of it as was polled), in % of one core: what a dashboard graph
+	// averages.
+	CPU map[string]float64
+	// PeakBusy is the most workers pool_workers_busy showed at one poll
+	// in the same period, of PeakOf.
+	PeakBusy, PeakOf float64
+	Rates            Rates
 	// Errors says what could not be read, by source (a service's name or
 	// "jaeger"), as the failure worded it.
 	Errors map[string]string
@@ -83,8 +88,12 @@ type Collector struct {
 	subs     []func(*Snapshot)
 }
 
-// rateSpan is how far back rates look.
-const rateSpan = 5 * time.Second
+// rateSpan is how far back the pipeline's rates look; DashboardPeriod how
+// far the dashboard numbers do.
+const (
+	rateSpan        = 5 * time.Second
+	DashboardPeriod = 30 * time.Second
+)
 
 // New builds a collector; Run starts it.
 func New(cfg Config) *Collector {
@@ -161,10 +170,20 @@ func (c *Collector) Poll(ctx context.Context, now time.Time) *Snapshot {
 	snap.Seq = c.seq
 	snap.JaegerPlaceholder, snap.JaegerChecked = c.uiHolder, c.uiKnown
 	c.history = append(c.history, s)
-	for len(c.history) > 2 && now.Sub(c.history[1].at) >= rateSpan {
+	for len(c.history) > 2 && now.Sub(c.history[1].at) >= DashboardPeriod {
 		c.history = c.history[1:]
 	}
-	snap.Rates, snap.CPU = rates(c.history)
+	recent := c.history
+	for len(recent) > 2 && now.Sub(recent[1].at) >= rateSpan {
+		recent = recent[1:]
+	}
+	snap.Rates, _ = rates(recent)
+	_, snap.CPU = rates(c.history)
+	for _, h := range c.history {
+		if p, ok := h.process[Workers]; ok && p.PoolBusy >= snap.PeakBusy {
+			snap.PeakBusy, snap.PeakOf = p.PoolBusy, p.PoolWorkers
+		}
+	}
 	c.snap = snap
 	c.mu.Unlock()
 
@@ -314,6 +333,8 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		Consumer  *ConsumerStats     `json:"consumer,omitempty"`
 		Vendor    *VendorStats       `json:"vendor,omitempty"`
 		CPU       map[string]float64 `json:"cpu_percent"`
+		PeakBusy  float64            `json:"workers_busy_peak"`
+		PeakOf    float64            `json:"workers_busy_peak_of"`
 		Rates     Rates              `json:"rates"`
 		Errors    map[string]string  `json:"errors"`
 		Window    WindowStats        `json:"window"`
@@ -321,6 +342,6 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		Holder    bool               `json:"jaeger_placeholder"`
 		HolderChk bool               `json:"jaeger_checked"`
 	}
-	return json.Marshal(view{s.Seq, s.At, s.Producer, s.Workers, s.Consumer, s.Vendor, s.CPU, s.Rates, s.Errors,
+	return json.Marshal(view{s.Seq, s.At, s.Producer, s.Workers, s.Consumer, s.Vendor, s.CPU, s.PeakBusy, s.PeakOf, s.Rates, s.Errors,
 		s.Window, len(s.Traces), s.JaegerPlaceholder, s.JaegerChecked})
 }

@@ -86,6 +86,7 @@ type Said struct {
 	Services []ServiceMetrics
 	Busy     string // "4/4"
 	BusyNote string
+	Period   string
 	Known    bool
 }
 
@@ -349,9 +350,10 @@ func said(s *collect.Snapshot) Said {
 		}
 		out.Services = append(out.Services, m)
 	}
+	out.Period = fmtDur(collect.DashboardPeriod)
 	if p, ok := s.Process[collect.Workers]; ok && p.PoolWorkers > 0 {
-		out.Busy = fmt.Sprintf("%.0f/%.0f", p.PoolBusy, p.PoolWorkers)
-		out.BusyNote = "pool_workers_busy / pool_workers"
+		out.Busy = fmt.Sprintf("%.0f/%.0f", s.PeakBusy, s.PeakOf)
+		out.BusyNote = fmt.Sprintf("workers busy at the peak of the last %s (now %.0f/%.0f)", out.Period, p.PoolBusy, p.PoolWorkers)
 	} else {
 		out.Busy = "–"
 	}

@@ -151,7 +151,7 @@ func Build(t *jaegerapi.Trace, linkTo func(traceID string) string) View {
 			Left:     100 * float64(s.StartTime-start) / float64(total),
 			Width:    100 * float64(s.Duration) / float64(total),
 			Duration: fmtMS(s.DurationMS()), Offset: "+" + fmtMS(float64(s.StartTime-start)/1e3),
-			Wait:     waitOf(s), Error: s.TagBool("error"),
+			Wait: waitOf(s), Error: s.TagBool("error"),
 		}
 		if p := byID[s.ParentID()]; p != nil {
 			r.Parent, r.ParentName = p.SpanID, p.OperationName
