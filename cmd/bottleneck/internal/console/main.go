@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/healthcheck"
 )
 
 // Main runs `bottleneck console` with args until ctx ends.
@@ -24,6 +26,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Consumer, "consumer", o.Consumer, "consumer HTTP base URL")
 	fs.DurationVar(&o.Window, "window", o.Window, "how much the timelines show (10s-5m)")
 	fs.DurationVar(&o.DiagnosisWindow, "diagnosis-window", o.DiagnosisWindow, "how much of the traces the verdict covers (5s-5m)")
+	health := fs.Bool("healthcheck", false, "probe a running console's /healthz at --listen and exit 0 when it answers (container healthcheck)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: bottleneck console [flags]\n\nServe a live page of the pipeline, the worker timelines and the verdict, with controls.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -37,6 +40,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bottleneck console: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if *health {
+		url, err := healthcheck.URL(o.Listen)
+		if err == nil {
+			err = healthcheck.Probe(ctx, url, 2*time.Second)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bottleneck console: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	for _, d := range []struct {
 		name string

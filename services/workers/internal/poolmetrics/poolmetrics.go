@@ -73,7 +73,7 @@ func Register(meter metric.Meter, src Source) (metric.Registration, error) {
 	rLen := g(ResultsLength, "{result}", "Results in the results channel.")
 	rCap := g(ResultsCapacity, "{result}", "Results channel slots per lane (RESULTS_BUFFER).")
 	rOver := g(ResultsOverflow, "{result}", "Results in the non-blocking mode's overflow buffer.")
-	submitted := c(JobsSubmitted, "{job}", "Jobs accepted or refused by Submit.")
+	submitted := c(JobsSubmitted, "{job}", "Jobs Submit accepted into the job queue.")
 	rejected := c(JobsRejected, "{job}", "Submits refused (queue full, shutting down).")
 	completed := c(JobsCompleted, "{job}", "Jobs run, ok or not, by job.type.")
 	failed := c(JobsFailed, "{job}", "Jobs whose work failed.")
