@@ -60,6 +60,9 @@ func Defaults() Options {
 	}
 }
 
+// diagEvery is how often the analysis reruns at most.
+const diagEvery = 3 * time.Second
+
 // Console is a running console.
 type Console struct {
 	opt       Options
@@ -201,13 +204,16 @@ func (c *Console) render(s *collect.Snapshot) {
 	c.rendered.Store(&rendered{seq: s.Seq, view: v, fragment: frag, gzipped: gz.Bytes(), snapshot: snap, jaegerUI: jaegerUI, link: link})
 }
 
-// diagnosis runs the analysis over the last DiagnosisWindow of traces,
-// again only when the traces changed (or the window moved by a few
-// seconds: old traces leave it).
+// diagnosis runs the analysis over the last DiagnosisWindow of traces.
+// A verdict over 30 s barely moves in a second, so it is rerun at most
+// every diagEvery when traces changed (and every 10 s as the window
+// slides), not on every poll: the analysis is the costliest part of one.
 func (c *Console) diagnosis(s *collect.Snapshot) diagnose.Diagnosis {
 	c.diagMu.Lock()
 	defer c.diagMu.Unlock()
-	if s.TracesVersion == c.diagVersion && s.At.Sub(c.diagAt) < 5*time.Second && !c.diagAt.IsZero() {
+	since := s.At.Sub(c.diagAt)
+	fresh := !c.diagAt.IsZero() && (since < diagEvery || (s.TracesVersion == c.diagVersion && since < 10*time.Second))
+	if fresh {
 		return c.diag
 	}
 	from := s.At.Add(-c.opt.DiagnosisWindow)

@@ -226,8 +226,6 @@ func boxOf(stage string) string {
 func pipeline(s *collect.Snapshot, d diagnose.Diagnosis) []StageView {
 	r := s.Rates
 	hot := boxOf(d.Stage)
-	st := func(id string) diagnose.Stage { return d.Stages[id] }
-	_ = st
 	boxes := []StageView{}
 
 	p := StageView{ID: "producer", Title: "producer", Fill: -1, Main: "–", MainUnit: "jobs/s offered"}
@@ -313,10 +311,10 @@ func pipeline(s *collect.Snapshot, d diagnose.Diagnosis) []StageView {
 			boxes[i].Hot = true
 			boxes[i].HotLabel = "bottleneck"
 			if d.Kind != "" && d.Kind != "none" {
-				boxes[i].HotLabel += " · " + d.Kind
+				boxes[i].Lines = append([]string{"kind: " + d.Kind}, boxes[i].Lines...)
 			}
 			if d.Stage == diagnose.StageVendor {
-				boxes[i].HotLabel = "held by the vendor"
+				boxes[i].Lines = append([]string{"held by the vendor"}, boxes[i].Lines...)
 			}
 		}
 	}
