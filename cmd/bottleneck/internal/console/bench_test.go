@@ -39,7 +39,6 @@ func BenchmarkRenderTick(b *testing.B) {
 		c.render(s)
 	}
 	b.ReportMetric(float64(len(c.rendered.Load().fragment)), "fragment-bytes")
-	b.ReportMetric(float64(len(c.rendered.Load().gzipped)), "gzip-bytes")
 }
 
 // BenchmarkRenderTickUnchanged is a poll when no trace arrived: the

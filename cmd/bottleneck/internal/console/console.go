@@ -10,11 +10,11 @@ package console
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net"
 	"net/http"
@@ -71,7 +71,12 @@ type Console struct {
 	listener  net.Listener
 	server    *http.Server
 
+	// The page is rendered lazily, once per poll, by the first request
+	// that needs it; with nobody watching, nothing is rendered.
+	renderMu sync.Mutex
 	rendered atomic.Pointer[rendered]
+	timeline timeline.Cache
+	svg      page.SVGCache
 	// diagnosis is recomputed only when the traces changed.
 	diagMu      sync.Mutex
 	diag        diagnose.Diagnosis
@@ -84,7 +89,6 @@ type rendered struct {
 	seq      uint64
 	view     page.View
 	fragment []byte
-	gzipped  []byte
 	snapshot []byte // JSON
 	jaegerUI string
 	link     func(string) string
@@ -136,7 +140,6 @@ func Start(ctx context.Context, o Options) (*Console, error) {
 		Window:   collect.WindowOptions{Keep: o.Window + 30*time.Second},
 		Log:      o.Log,
 	})
-	c.collector.OnSnapshot(c.render)
 
 	l, err := net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -144,7 +147,6 @@ func Start(ctx context.Context, o Options) (*Console, error) {
 	}
 	c.listener = l
 	c.server = &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	c.render(c.collector.Latest())
 
 	go c.collector.Run(ctx)
 	go func() {
@@ -170,7 +172,24 @@ func (c *Console) Collector() *collect.Collector { return c.collector }
 // DefaultDiagnoser is the analysis the console shows.
 func DefaultDiagnoser() diagnose.Diagnoser { return diagnose.ReportRules{} }
 
-// render builds and renders the page for one snapshot.
+// current returns the page rendered for the latest poll, rendering it
+// first if no request has yet.
+func (c *Console) current() *rendered {
+	s := c.collector.Latest()
+	if r := c.rendered.Load(); r != nil && r.seq == s.Seq {
+		return r
+	}
+	c.renderMu.Lock()
+	defer c.renderMu.Unlock()
+	if r := c.rendered.Load(); r != nil && r.seq == s.Seq {
+		return r
+	}
+	c.render(s)
+	return c.rendered.Load()
+}
+
+// render builds and renders the page for one snapshot. Caller holds
+// renderMu.
 func (c *Console) render(s *collect.Snapshot) {
 	jaegerUI := ""
 	if s.JaegerChecked && !s.JaegerPlaceholder {
@@ -182,26 +201,22 @@ func (c *Console) render(s *collect.Snapshot) {
 	}
 
 	to := s.At
-	tl := timeline.Build(s.Traces, timeline.Options{
+	tl := c.timeline.Build(s.Traces, timeline.Options{
 		From: to.Add(-c.opt.Window), To: to, Recent: c.opt.DiagnosisWindow,
 		Workers: workersOf(s), Forwarders: forwardersOf(s), ConsumerSlots: slotsOf(s),
 	})
 	d := c.diagnosis(s)
 	v := page.Build(page.Input{
 		Snap: s, Diagnosis: d, DiagnosisWindow: c.opt.DiagnosisWindow, Timelines: tl,
-		TraceLink: link, JaegerUI: jaegerUI,
+		TraceLink: link, JaegerUI: jaegerUI, SVG: &c.svg,
 	})
 	frag, err := page.Fragment(v)
 	if err != nil {
 		c.opt.Log.Error("console render", "err", err)
-		return
+		frag = []byte("<div class=\"fragment errors\">render failed: " + html.EscapeString(err.Error()) + "</div>")
 	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
-	_, _ = zw.Write(frag)
-	_ = zw.Close()
 	snap, _ := json.Marshal(map[string]any{"snapshot": s, "diagnosis": d, "traces": tl.Summary})
-	c.rendered.Store(&rendered{seq: s.Seq, view: v, fragment: frag, gzipped: gz.Bytes(), snapshot: snap, jaegerUI: jaegerUI, link: link})
+	c.rendered.Store(&rendered{seq: s.Seq, view: v, fragment: frag, snapshot: snap, jaegerUI: jaegerUI, link: link})
 }
 
 // diagnosis runs the analysis over the last DiagnosisWindow of traces.
@@ -264,7 +279,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /api/trace/{id}", c.serveTraceJSON)
 	mux.HandleFunc("GET /api/snapshot", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(c.rendered.Load().snapshot)
+		_, _ = w.Write(c.current().snapshot)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "service": "console"})
@@ -280,7 +295,7 @@ func (c *Console) Handler() http.Handler {
 }
 
 func (c *Console) servePage(w http.ResponseWriter, _ *http.Request) {
-	r := c.rendered.Load()
+	r := c.current()
 	var b bytes.Buffer
 	if err := page.Page(&b, page.NewPageData(r.view, r.jaegerUI)); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -292,24 +307,19 @@ func (c *Console) servePage(w http.ResponseWriter, _ *http.Request) {
 }
 
 // serveFragment answers the page's refresh: 304 when nothing new was
-// polled, else the fragment rendered for this poll (gzipped when the
-// browser takes it).
+// polled, else the fragment rendered for this poll. It is not compressed:
+// the page is read over loopback, where compressing costs more CPU than
+// the bytes do.
 func (c *Console) serveFragment(w http.ResponseWriter, r *http.Request) {
-	rd := c.rendered.Load()
+	rd := c.current()
 	etag := `"` + strconv.FormatUint(rd.seq, 10) + `"`
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("Vary", "Accept-Encoding")
 	if r.Header.Get("If-None-Match") == etag {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-		w.Header().Set("Content-Encoding", "gzip")
-		_, _ = w.Write(rd.gzipped)
-		return
-	}
 	_, _ = w.Write(rd.fragment)
 }
 
@@ -347,7 +357,7 @@ func (c *Console) serveTrace(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(traceview.NotFound(id, err.Error()))
 		return
 	}
-	rd := c.rendered.Load()
+	rd := c.current()
 	v := traceview.Build(t, rd.link)
 	if rd.jaegerUI != "" {
 		v.JaegerUI = rd.jaegerUI + "/trace/" + t.TraceID

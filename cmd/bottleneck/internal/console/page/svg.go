@@ -26,15 +26,46 @@ const (
 	minPx = 1.5
 )
 
+// SVGCache keeps each segment's markup between polls. The plot is an
+// inner SVG whose viewBox is the time range in milliseconds since the
+// cache's epoch, so a segment's markup does not change as time passes:
+// each poll only joins the strings of the segments in range. Not safe for
+// concurrent use.
+type SVGCache struct {
+	epoch   int64 // µs
+	link    string
+	segs    map[segKey]string
+	collect map[segKey]string
+}
+
+type segKey struct {
+	trace string
+	kind  timeline.Kind
+	start int64
+	count int
+}
+
+func (c *SVGCache) reset(link string, epoch int64) {
+	c.link, c.epoch = link, epoch
+	c.segs = map[segKey]string{}
+}
+
 // timelineSVG draws the rows of tl as one inline SVG. settled is where
 // complete traces end; after it, spans are still arriving.
-func timelineSVG(tl timeline.Timelines, settled time.Time, link func(traceID string) string) template.HTML {
+func (c *SVGCache) timelineSVG(tl timeline.Timelines, settled time.Time, link func(traceID string) string) template.HTML {
 	from, to := tl.From.UnixMicro(), tl.To.UnixMicro()
 	span := float64(to - from)
 	if span <= 0 {
 		return ""
 	}
+	// A new epoch now and then keeps the coordinates small: browsers
+	// draw SVG in single precision.
+	if probe := link(""); c.segs == nil || probe != c.link || from-c.epoch > int64(6*time.Hour/time.Microsecond) {
+		c.reset(probe, from-int64(time.Hour/time.Microsecond))
+	}
+	c.collect = make(map[segKey]string, len(c.segs))
 	x := func(us int64) float64 { return plotLeft + plotWidth*float64(us-from)/span }
+	pxMS := span / 1e3 / plotWidth // milliseconds per user unit of the outer SVG
 
 	groups := []struct {
 		name, title string
@@ -50,7 +81,7 @@ func timelineSVG(tl timeline.Timelines, settled time.Time, link func(traceID str
 	}
 
 	var b strings.Builder
-	b.Grow(64 << 10)
+	b.Grow(256 << 10)
 	fmt.Fprintf(&b, `<svg class="timeline" viewBox="0 0 %d %d" role="img" aria-labelledby="tl-title tl-desc" xmlns="http://www.w3.org/2000/svg">`, svgWidth, height)
 	b.WriteString(`<title id="tl-title">Worker timelines</title>`)
 	fmt.Fprintf(&b, `<desc id="tl-desc">One row per worker, forwarder and consumer slot over the last %s: work coloured by job type, time blocked handing off a result in red, idle time empty.</desc>`,
@@ -76,7 +107,15 @@ func timelineSVG(tl timeline.Timelines, settled time.Time, link func(traceID str
 		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="%s">%s</text>`, xx, axisHeight-8, anchor, label)
 	}
 
+	// Labels and lanes in the outer SVG; segments in the inner one, in
+	// milliseconds since the epoch.
 	y := axisHeight
+	type placed struct {
+		group string
+		row   timeline.Row
+		y     int
+	}
+	var rows []placed
 	for _, g := range groups {
 		if len(g.rows) == 0 {
 			continue
@@ -84,14 +123,20 @@ func timelineSVG(tl timeline.Timelines, settled time.Time, link func(traceID str
 		y += groupGap
 		fmt.Fprintf(&b, `<text class="group" x="0" y="%d">%s</text>`, y-6, html.EscapeString(g.title))
 		for _, r := range g.rows {
-			fmt.Fprintf(&b, `<g class="row" data-group="%s" data-label="%s">`, g.name, html.EscapeString(r.Label))
 			fmt.Fprintf(&b, `<text class="label" x="%d" y="%d" text-anchor="end">%s</text>`, labelWidth, y+rowHeight-4, html.EscapeString(r.Label))
 			fmt.Fprintf(&b, `<rect class="lane" x="%d" y="%d" width="%d" height="%d"/>`, plotLeft, y, plotWidth, rowHeight)
-			drawRow(&b, r.Segments, x, y, link)
-			b.WriteString(`</g>`)
+			rows = append(rows, placed{g.name, r, y})
 			y += rowHeight + rowGap
 		}
 	}
+	fmt.Fprintf(&b, `<svg class="plot" x="%d" y="0" width="%d" height="%d" viewBox="%d 0 %d %d" preserveAspectRatio="none">`,
+		plotLeft, plotWidth, height, (from-c.epoch)/1000, (to-from)/1000, height)
+	for _, p := range rows {
+		fmt.Fprintf(&b, `<g class="row" data-group="%s" data-label="%s" transform="translate(0 %d)">`, p.group, html.EscapeString(p.row.Label), p.y)
+		c.drawRow(&b, p.row.Segments, pxMS, link)
+		b.WriteString(`</g>`)
+	}
+	b.WriteString(`</svg>`)
 
 	// Spans still arriving: after the settled mark the rows are not
 	// complete yet; say so instead of showing idle workers.
@@ -101,27 +146,28 @@ func timelineSVG(tl timeline.Timelines, settled time.Time, link func(traceID str
 			sx, axisHeight, plotLeft+plotWidth-sx, height-axisHeight)
 	}
 	b.WriteString(`</svg>`)
+	c.segs, c.collect = c.collect, nil
 	return template.HTML(b.String())
 }
 
 // drawRow draws one row's segments, collapsing runs too narrow to see.
-func drawRow(b *strings.Builder, segs []timeline.Segment, x func(int64) float64, y int, link func(string) string) {
+func (c *SVGCache) drawRow(b *strings.Builder, segs []timeline.Segment, pxMS float64, link func(string) string) {
 	var run []timeline.Segment // pending narrow work segments
+	minMS := minPx * pxMS
 	flush := func() {
 		if len(run) == 0 {
 			return
 		}
 		if len(run) == 1 {
-			drawSegment(b, run[0], 0, x, y, link)
+			c.segment(b, run[0], 0, pxMS, link)
 		} else {
-			drawSegment(b, collapse(run), len(run), x, y, link)
+			c.segment(b, collapse(run), len(run), pxMS, link)
 		}
 		run = run[:0]
 	}
 	for _, s := range segs {
-		w := x(s.End) - x(s.Start)
-		narrow := w < minPx && s.Kind != timeline.Blocked
-		if narrow && len(run) > 0 && x(s.Start)-x(run[len(run)-1].End) > minPx {
+		narrow := s.DurationMS() < minMS && s.Kind != timeline.Blocked
+		if narrow && len(run) > 0 && float64(s.Start-run[len(run)-1].End)/1e3 > minMS {
 			flush()
 		}
 		if narrow {
@@ -129,7 +175,7 @@ func drawRow(b *strings.Builder, segs []timeline.Segment, x func(int64) float64,
 			continue
 		}
 		flush()
-		drawSegment(b, s, 0, x, y, link)
+		c.segment(b, s, 0, pxMS, link)
 	}
 	flush()
 }
@@ -152,9 +198,20 @@ func collapse(run []timeline.Segment) timeline.Segment {
 	return c
 }
 
-func drawSegment(b *strings.Builder, s timeline.Segment, count int, x func(int64) float64, y int, link func(string) string) {
-	x0, x1 := x(s.Start), x(s.End)
-	w := max(x1-x0, 1)
+// segment writes one segment's markup, from the cache when it was drawn
+// before.
+func (c *SVGCache) segment(b *strings.Builder, s timeline.Segment, count int, pxMS float64, link func(string) string) {
+	k := segKey{s.TraceID, s.Kind, s.Start, count}
+	if count > 0 {
+		k.start = s.Start ^ s.End<<1 // a run is known by its extent
+	}
+	if m, ok := c.segs[k]; ok {
+		c.collect[k] = m
+		b.WriteString(m)
+		return
+	}
+	x0 := float64(s.Start-c.epoch) / 1e3
+	w := max(float64(s.End-s.Start)/1e3, pxMS)
 	class := "seg k-" + string(s.Kind)
 	if s.Kind != timeline.Blocked {
 		class += " t-" + typeClass(s.JobType)
@@ -178,8 +235,10 @@ func drawSegment(b *strings.Builder, s timeline.Segment, count int, x func(int64
 	if s.Failed {
 		title += " (failed)"
 	}
-	fmt.Fprintf(b, `<a href="%s" target="_blank" rel="noopener"><rect class="%s" x="%.1f" y="%d" width="%.1f" height="%d" data-kind="%s" data-trace="%s" data-start="%d"><title>%s</title></rect></a>`,
-		html.EscapeString(link(s.TraceID)), class, x0, y+1, w, rowHeight-2, s.Kind, html.EscapeString(s.TraceID), s.Start/1000, html.EscapeString(title))
+	m := fmt.Sprintf(`<a href="%s"><rect class="%s" x="%.1f" y="1" width="%.1f" height="%d" data-kind="%s" data-start="%d"><title>%s</title></rect></a>`,
+		html.EscapeString(link(s.TraceID)), class, x0, w, rowHeight-2, s.Kind, s.Start/1000, html.EscapeString(title))
+	c.collect[k] = m
+	b.WriteString(m)
 }
 
 func typeClass(t string) string {

@@ -29,6 +29,8 @@ type Input struct {
 	// JaegerUI is the base URL of Jaeger's real UI, or "" when Jaeger
 	// serves the placeholder (or is unknown).
 	JaegerUI string
+	// SVG keeps the timeline's markup between renders (optional).
+	SVG *SVGCache
 }
 
 // View is the template's data.
@@ -155,7 +157,11 @@ func Build(in Input) View {
 	v.Pipeline = pipeline(s, in.Diagnosis)
 	v.Said = said(s)
 	v.Shows = shows(in.Timelines.Summary, in.TraceLink)
-	v.Timeline = timelineSVG(in.Timelines, s.Window.SettledUntil, in.TraceLink)
+	svg := in.SVG
+	if svg == nil {
+		svg = &SVGCache{}
+	}
+	v.Timeline = svg.timelineSVG(in.Timelines, s.Window.SettledUntil, in.TraceLink)
 	v.Traces = TraceNote{Count: len(s.Traces), Truncated: s.Window.Truncated > 0, Fetched: s.Window.Fetched, Evicted: s.Window.Evicted}
 	if !s.Window.SettledUntil.IsZero() {
 		v.Traces.Settled = fmtDur(s.At.Sub(s.Window.SettledUntil).Round(100 * time.Millisecond))

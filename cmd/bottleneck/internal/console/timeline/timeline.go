@@ -91,8 +91,101 @@ type Summary struct {
 	ConsumerBusyMS, ConsumerCap float64
 }
 
+// traceInfo is what one trace contributes, read from its spans once: tag
+// lookups decode JSON, and a trace in the window does not change.
+type traceInfo struct {
+	work    []workerSeg // worker.process and blocked result.send
+	sends   []send
+	deliver []Segment
+	handle  []handled
+}
+
+type workerSeg struct {
+	worker int
+	seg    Segment
+}
+
+type send struct {
+	start   int64
+	blocked bool
+}
+
+type handled struct {
+	seg       Segment
+	duplicate bool
+	fast      bool
+	e2e, work float64
+	hasE2E    bool
+	hasWork   bool
+}
+
+func extract(t *jaegerapi.Trace) *traceInfo {
+	info := &traceInfo{}
+	jobType, jobID := jobOf(t)
+	for i := range t.Spans {
+		s := &t.Spans[i]
+		seg := Segment{Start: s.StartTime, End: s.End(), JobType: jobType, JobID: jobID, TraceID: t.TraceID}
+		switch s.OperationName {
+		case spans.WorkerProcess:
+			id, ok := workerID(s)
+			if !ok {
+				continue
+			}
+			seg.Kind, seg.Failed = Work, isError(s)
+			if v := s.TagString(spans.JobType); v != "" {
+				seg.JobType = v
+			}
+			info.work = append(info.work, workerSeg{id, seg})
+		case spans.ResultSend:
+			id, ok := workerID(s)
+			if !ok {
+				continue
+			}
+			blocked := s.TagBool(spans.ChannelBlocked)
+			info.sends = append(info.sends, send{s.StartTime, blocked})
+			if blocked {
+				seg.Kind = Blocked
+				info.work = append(info.work, workerSeg{id, seg})
+			}
+		case spans.ResultDeliver:
+			seg.Kind = Deliver
+			info.deliver = append(info.deliver, seg)
+		case spans.ResultProcess:
+			seg.Kind, seg.Failed = Handle, s.TagString(spans.ResultOK) == "false"
+			h := handled{seg: seg, duplicate: s.TagBool(spans.Duplicate), fast: jobType == "cache-read" || jobType == "database"}
+			h.e2e, h.hasE2E = s.TagFloat(spans.EndToEndMS)
+			h.work, h.hasWork = s.TagFloat(spans.WorkMS)
+			info.handle = append(info.handle, h)
+		}
+	}
+	return info
+}
+
+// Cache keeps what each trace contributes between Builds; a trace the
+// window replaced (it grew) is a new pointer and is read again. Not safe
+// for concurrent use.
+type Cache struct {
+	m map[*jaegerapi.Trace]*traceInfo
+}
+
+func (c *Cache) info(t *jaegerapi.Trace, next map[*jaegerapi.Trace]*traceInfo) *traceInfo {
+	info, ok := c.m[t]
+	if !ok {
+		info = extract(t)
+	}
+	next[t] = info
+	return info
+}
+
 // Build makes the timelines from traces.
 func Build(traces []*jaegerapi.Trace, o Options) Timelines {
+	var c Cache
+	return c.Build(traces, o)
+}
+
+// Build makes the timelines from traces, reading only traces it has not
+// seen before.
+func (c *Cache) Build(traces []*jaegerapi.Trace, o Options) Timelines {
 	from, to := o.From.UnixMicro(), o.To.UnixMicro()
 	recentFrom := from
 	if o.Recent > 0 {
@@ -103,70 +196,60 @@ func Build(traces []*jaegerapi.Trace, o Options) Timelines {
 	var fastE2E, fastWork []float64
 	sum := Summary{Period: time.Duration(to-recentFrom) * time.Microsecond}
 	slowest := -1.0
+	in := func(s Segment) bool { return s.End >= from && s.Start <= to }
+	next := make(map[*jaegerapi.Trace]*traceInfo, len(traces))
 
 	for _, t := range traces {
-		jobType, jobID := jobOf(t)
-		for i := range t.Spans {
-			s := &t.Spans[i]
-			if s.End() < from || s.StartTime > to {
+		info := c.info(t, next)
+		for _, w := range info.work {
+			if !in(w.seg) {
 				continue
 			}
-			seg := Segment{Start: s.StartTime, End: s.End(), JobType: jobType, JobID: jobID, TraceID: t.TraceID}
-			switch s.OperationName {
-			case spans.WorkerProcess:
-				id, ok := workerID(s)
-				if !ok {
-					continue
-				}
-				seg.Kind, seg.Failed = Work, isError(s)
-				if v := s.TagString(spans.JobType); v != "" {
-					seg.JobType = v
-				}
-				workers[id] = append(workers[id], seg)
-				sum.WorkingMS += clippedMS(seg, recentFrom, to)
-			case spans.ResultSend:
-				id, ok := workerID(s)
-				if !ok {
-					continue
-				}
-				if s.StartTime >= recentFrom {
-					sum.Sends++
-				}
-				if !s.TagBool(spans.ChannelBlocked) {
-					continue // an instant hand-off: nothing to draw
-				}
-				seg.Kind = Blocked
-				workers[id] = append(workers[id], seg)
-				sum.BlockedMS += clippedMS(seg, recentFrom, to)
-				if s.StartTime >= recentFrom {
+			workers[w.worker] = append(workers[w.worker], w.seg)
+			if w.seg.Kind == Blocked {
+				sum.BlockedMS += clippedMS(w.seg, recentFrom, to)
+			} else {
+				sum.WorkingMS += clippedMS(w.seg, recentFrom, to)
+			}
+		}
+		for _, s := range info.sends {
+			if s.start >= recentFrom && s.start <= to {
+				sum.Sends++
+				if s.blocked {
 					sum.BlockedSends++
-				}
-			case spans.ResultDeliver:
-				seg.Kind = Deliver
-				delivers = append(delivers, seg)
-			case spans.ResultProcess:
-				seg.Kind, seg.Failed = Handle, s.TagString(spans.ResultOK) == "false"
-				handles = append(handles, seg)
-				sum.ConsumerBusyMS += clippedMS(seg, recentFrom, to)
-				if s.StartTime < recentFrom || s.TagBool(spans.Duplicate) {
-					continue
-				}
-				sum.JobsHandled++
-				if seg.JobType != "cache-read" && seg.JobType != "database" {
-					continue
-				}
-				if e2e, ok := s.TagFloat(spans.EndToEndMS); ok {
-					fastE2E = append(fastE2E, e2e)
-					if e2e > slowest {
-						slowest, sum.SlowestFastTrace, sum.SlowestFastJob = e2e, t.TraceID, jobID
-					}
-				}
-				if w, ok := s.TagFloat(spans.WorkMS); ok {
-					fastWork = append(fastWork, w)
 				}
 			}
 		}
+		for _, d := range info.deliver {
+			if in(d) {
+				delivers = append(delivers, d)
+			}
+		}
+		for _, h := range info.handle {
+			if !in(h.seg) {
+				continue
+			}
+			handles = append(handles, h.seg)
+			sum.ConsumerBusyMS += clippedMS(h.seg, recentFrom, to)
+			if h.seg.Start < recentFrom || h.duplicate {
+				continue
+			}
+			sum.JobsHandled++
+			if !h.fast {
+				continue
+			}
+			if h.hasE2E {
+				fastE2E = append(fastE2E, h.e2e)
+				if h.e2e > slowest {
+					slowest, sum.SlowestFastTrace, sum.SlowestFastJob = h.e2e, h.seg.TraceID, h.seg.JobID
+				}
+			}
+			if h.hasWork {
+				fastWork = append(fastWork, h.work)
+			}
+		}
 	}
+	c.m = next
 
 	tl := Timelines{From: o.From, To: o.To}
 	n := o.Workers
