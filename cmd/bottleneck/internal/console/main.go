@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/healthcheck"
@@ -61,6 +63,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	tuneGC()
 	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -74,4 +77,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "bottleneck console: stopped")
 	return 0
+}
+
+// tuneGC trades memory for CPU: the console's heap is mostly the trace
+// window, rebuilt a little every second, and the default GOGC=100 spends a
+// fifth of its CPU collecting. Unless the user set GOGC or GOMEMLIMIT, the
+// heap may grow to 5x the live data, within a soft limit of 200 MiB.
+func tuneGC() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(400)
+	debug.SetMemoryLimit(200 << 20)
 }

@@ -157,6 +157,7 @@ func (c *Collector) Poll(ctx context.Context, now time.Time) *Snapshot {
 		snap.Errors[k] = err.Error()
 	}
 	if c.window != nil {
+		c.window.SetEnabled(StreamHandedOff, resultsMayWait(s.workers))
 		if _, err := c.window.Poll(ctx, now); err != nil {
 			snap.Errors["jaeger"] = err.Error()
 		}
@@ -255,6 +256,16 @@ func (c *Collector) pollServices(ctx context.Context, now time.Time) sample {
 		}
 	}
 	return s
+}
+
+// resultsMayWait says whether results can sit in the results channel for
+// long: a buffer of more than two slots per worker, or non-blocking sends
+// (and, not knowing, assume so).
+func resultsMayWait(w *WorkersStats) bool {
+	if w == nil || w.Config.Workers == 0 {
+		return true
+	}
+	return w.Config.ResultsBuffer > 2*w.Config.Workers || w.Config.ResultSend != "blocking"
 }
 
 // checkUI looks at what Jaeger serves at / every 30 s: the module-built

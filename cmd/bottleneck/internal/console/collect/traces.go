@@ -30,6 +30,13 @@ type Stream struct {
 	Lag       time.Duration
 }
 
+// StreamHandedOff is the stream that reads a job's trace early, as soon
+// as its worker handed the result off. It only pays when results can sit
+// in the results channel for long (a large buffer, or non-blocking sends);
+// otherwise the consumer handles the result within a fraction of a second
+// and the "handled" stream reads the whole trace once.
+const StreamHandedOff = "handed off"
+
 // DefaultStreams find each job's trace twice at most: once its worker has
 // handed the result off (the worker timeline needs no more), again when
 // the consumer has handled it (the whole story), plus the jobs the
@@ -37,7 +44,7 @@ type Stream struct {
 // result.send.
 func DefaultStreams() []Stream {
 	return []Stream{
-		{Name: "handed off", Service: "workers", Operation: spans.ResultSend, Lag: 2 * time.Second},
+		{Name: StreamHandedOff, Service: "workers", Operation: spans.ResultSend, Lag: 2 * time.Second},
 		{Name: "handled", Service: "consumer", Operation: spans.ResultProcess, Lag: 3 * time.Second},
 		{Name: "errors", Service: "producer", Tags: map[string]string{"error": "true"}, Lag: 2 * time.Second},
 	}
@@ -87,6 +94,7 @@ type TraceWindow struct {
 	mu        sync.Mutex
 	traces    map[string]*entry
 	marks     []time.Time // per stream: searched up to here
+	off       map[string]bool
 	version   uint64
 	stats     WindowStats
 	lastError error
@@ -125,6 +133,15 @@ func NewTraceWindow(f Finder, o WindowOptions) *TraceWindow {
 func (w *TraceWindow) Poll(ctx context.Context, now time.Time) (changed bool, err error) {
 	var errs []error
 	for i, s := range w.opt.Streams {
+		w.mu.Lock()
+		off := w.off[s.Name]
+		if off {
+			w.marks[i] = now.Add(-s.Lag)
+		}
+		w.mu.Unlock()
+		if off {
+			continue
+		}
 		for range 4 { // catch up at most 4 slices per poll
 			w.mu.Lock()
 			from := w.marks[i]
@@ -175,7 +192,10 @@ func (w *TraceWindow) Poll(ctx context.Context, now time.Time) (changed bool, er
 	}
 	w.stats.Traces = len(w.traces)
 	w.stats.SettledUntil = time.Time{}
-	for _, m := range w.marks {
+	for i, m := range w.marks {
+		if w.off[w.opt.Streams[i].Name] {
+			continue
+		}
 		if w.stats.SettledUntil.IsZero() || m.Before(w.stats.SettledUntil) {
 			w.stats.SettledUntil = m
 		}
@@ -190,6 +210,17 @@ func (w *TraceWindow) Poll(ctx context.Context, now time.Time) (changed bool, er
 		return changed, errs[0]
 	}
 	return changed, nil
+}
+
+// SetEnabled turns a stream on or off; an enabled stream reads from the
+// next slice on, a disabled one keeps its mark at now.
+func (w *TraceWindow) SetEnabled(name string, on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.off == nil {
+		w.off = map[string]bool{}
+	}
+	w.off[name] = !on
 }
 
 // merge keeps the newer copy of a trace: the one with more spans (a trace

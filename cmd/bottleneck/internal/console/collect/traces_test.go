@@ -101,3 +101,24 @@ func TestWindowKeepsTheFullerCopyAndBoundsMemory(t *testing.T) {
 		t.Error("the newest trace was evicted instead of the oldest")
 	}
 }
+
+func TestDisabledStreamIsNotSearched(t *testing.T) {
+	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	f := &fakeJaeger{traces: fixture.Load(base, 20, 4, 5*time.Second)}
+	w := NewTraceWindow(f, WindowOptions{Streams: DefaultStreams()[:2], Keep: 30 * time.Second})
+	w.SetEnabled(StreamHandedOff, false)
+	for now := base.Add(time.Second); now.Before(base.Add(12 * time.Second)); now = now.Add(time.Second) {
+		if _, err := w.Poll(context.Background(), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range f.queries {
+		if q.Service == "workers" {
+			t.Fatalf("the disabled stream searched: %+v", q)
+		}
+	}
+	st, _ := w.Stats()
+	if traces, _ := w.Traces(); len(traces) != 20 || st.Fetched != 20 {
+		t.Errorf("%d traces, %d fetched; want each of the 20 read once", len(traces), st.Fetched)
+	}
+}
