@@ -39,8 +39,9 @@ func newServer(t *testing.T, queueSize int, submitWait time.Duration) (*Server, 
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p, err := pool.New(pool.Options{
-		Workers: 4, QueueSize: queueSize, Runner: nopRunner{}, Sink: nopSink{}, Tracing: tr, Log: log,
+		Runner: nopRunner{}, Sink: nopSink{}, Tracing: tr, Log: log,
 		Live: config.Live{
+			Workers: 4, QueueSize: queueSize,
 			SubmitWait: submitWait, ResultsBuffer: 4, ResultSend: config.SendBlocking, Forwarders: 1,
 			CacheLatency:     envconfig.Range{Min: time.Millisecond, Max: 5 * time.Millisecond},
 			DBAcquireLatency: envconfig.Range{Min: 2 * time.Millisecond, Max: 7 * time.Millisecond},
