@@ -122,6 +122,9 @@ type idleWorker struct {
 	link *waitLink[*idleWorker]
 	it   *queued // handed over under the queue's lock before wake is closed
 	wake chan struct{}
+	// retire is closed when the worker is retired (nil: it never is);
+	// from then on it gets no job.
+	retire <-chan struct{}
 }
 
 func newJobQueue(capacity, workers int, prioritize bool) *jobQueue {
@@ -259,6 +262,12 @@ func (q *jobQueue) settle() {
 	for progressed := true; progressed; {
 		progressed = false
 		for q.idle.len() > 0 {
+			if isClosed(q.idle.front().retire) {
+				// Retired while it waited: the retirement wakes it, and
+				// it takes no new job on its way out.
+				q.idle.pop()
+				continue
+			}
 			it := q.take()
 			if it == nil {
 				break
@@ -342,19 +351,22 @@ func (q *jobQueue) ahead(lane int) acceptance {
 func (q *jobQueue) pop(stop <-chan struct{}) (*queued, bool) { return q.popUnless(stop, nil) }
 
 // popUnless is pop for a worker that may be retired: it also returns false
-// when retire is closed before the worker got a job. A job handed over
-// just as retire closed is still returned: the worker runs it first.
+// when retire is closed before the worker got a job. Retirement is checked
+// under the queue's lock right before a job changes hands, so a retired
+// worker takes no new job; one handed over just before retire closed is
+// still returned, and the worker runs it first.
 func (q *jobQueue) popUnless(stop, retire <-chan struct{}) (*queued, bool) {
 	select {
 	case <-stop:
-		return nil, false
-	case <-retire:
 		return nil, false
 	default:
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
+		if isClosed(retire) {
+			return nil, false
+		}
 		if it := q.take(); it != nil {
 			q.settle() // the freed slot goes to a waiting Submit
 			return it, true
@@ -362,7 +374,7 @@ func (q *jobQueue) popUnless(stop, retire <-chan struct{}) (*queued, bool) {
 		if q.closed && q.lanes[fast].len()+q.lanes[slow].len() == 0 {
 			return nil, false
 		}
-		w := &idleWorker{wake: make(chan struct{})}
+		w := &idleWorker{wake: make(chan struct{}), retire: retire}
 		w.link = q.idle.push(w)
 		q.mu.Unlock()
 		select {
@@ -384,6 +396,16 @@ func (q *jobQueue) popUnless(stop, retire <-chan struct{}) (*queued, bool) {
 			return nil, false
 		default:
 		}
+	}
+}
+
+// isClosed reports whether c is closed (false for nil).
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 

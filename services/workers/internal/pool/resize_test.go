@@ -142,6 +142,18 @@ func idsOf(js []*jobsv1.Job) []string {
 	return out
 }
 
+// snapshot describes the pool when a failure message is formatted, not
+// when the check was set up.
+type snapshot struct{ p *Pool }
+
+func (s snapshot) String() string {
+	st := s.p.Stats()
+	submits, idle := s.p.queue.waiting()
+	return fmt.Sprintf("workers %+v (%d goroutines, %d idle), queue %d/%d (%d Submits waiting), %d vendor jobs running, %d blocked sends",
+		st.Workers, s.p.workerSet.running.Load(), idle, st.Queue.Depth, st.Queue.Capacity, submits,
+		st.Queue.VendorJobsRunning, st.Results.BlockedNow)
+}
+
 // recv waits for a value on c, failing the test after a generous while.
 func recv[T any](t *testing.T, c <-chan T) T {
 	t.Helper()
@@ -189,10 +201,10 @@ func TestGrowStartsWorkersAtOnce(t *testing.T) {
 	t.Cleanup(g.releaseAll)
 	js := jobsOf("c", jobsv1.JobType_JOB_TYPE_CACHE_READ, 6)
 	submitAll(t, tp.Pool, js)
-	fakes.Eventually(t, 5*time.Second, func() bool { return len(g.runningIDs()) == 1 }, "one job running")
+	fakes.Eventually(t, 10*time.Second, func() bool { return len(g.runningIDs()) == 1 }, "one job running; now %v", snapshot{tp.Pool})
 
 	setSize(t, tp.Pool, 4, 0)
-	fakes.Eventually(t, 5*time.Second, func() bool { return len(g.runningIDs()) == 4 }, "4 jobs running after growing to 4 workers; running %v", g.runningIDs())
+	fakes.Eventually(t, 10*time.Second, func() bool { return len(g.runningIDs()) == 4 }, "4 jobs running after growing to 4 workers; now %v", snapshot{tp.Pool})
 	if w := tp.Stats().Workers; w.Count != 4 || w.Retiring != 0 {
 		t.Errorf("workers stats %+v; want 4 on duty", w)
 	}
@@ -224,7 +236,7 @@ func TestShrinkRetiresWorkersAfterTheJobInHand(t *testing.T) {
 	t.Cleanup(g.releaseAll)
 	first := jobsOf("a", jobsv1.JobType_JOB_TYPE_CACHE_READ, 4)
 	submitAll(t, tp.Pool, first)
-	fakes.Eventually(t, 5*time.Second, func() bool { return len(g.runningIDs()) == 4 }, "4 jobs running")
+	fakes.Eventually(t, 10*time.Second, func() bool { return len(g.runningIDs()) == 4 }, "4 jobs running; now %v", snapshot{tp.Pool})
 
 	setSize(t, tp.Pool, 1, 0)
 	if w := tp.Stats().Workers; w.Count != 1 || w.Retiring != 3 {
@@ -237,7 +249,7 @@ func TestShrinkRetiresWorkersAfterTheJobInHand(t *testing.T) {
 	}
 	g.release(idsOf(first)...)
 	waitDelivered(t, tp.Pool, 4)
-	fakes.Eventually(t, 5*time.Second, func() bool { return tp.workerSet.running.Load() == 1 }, "3 retired workers stopped")
+	fakes.Eventually(t, 10*time.Second, func() bool { return tp.workerSet.running.Load() == 1 }, "3 retired workers stopped; now %v", snapshot{tp.Pool})
 	if w := tp.Stats().Workers; w.Count != 1 || w.Retiring != 0 {
 		t.Errorf("workers stats %+v after the retired workers stopped", w)
 	}
@@ -281,7 +293,7 @@ func TestShrinkWhileWorkersAreBlockedSending(t *testing.T) {
 	// channel, four workers blocked sending.
 	js := jobsOf("s", jobsv1.JobType_JOB_TYPE_CACHE_READ, 6)
 	submitAll(t, tp.Pool, js)
-	fakes.Eventually(t, 5*time.Second, func() bool { return tp.Stats().Results.BlockedNow == 4 }, "4 workers blocked sending")
+	fakes.Eventually(t, 10*time.Second, func() bool { return tp.Stats().Results.BlockedNow == 4 }, "4 workers blocked sending; now %v", snapshot{tp.Pool})
 
 	setSize(t, tp.Pool, 1, 0)
 	st := tp.Stats()
@@ -293,7 +305,7 @@ func TestShrinkWhileWorkersAreBlockedSending(t *testing.T) {
 	}
 	close(sink.open)
 	waitDelivered(t, tp.Pool, 6)
-	fakes.Eventually(t, 5*time.Second, func() bool { return tp.workerSet.running.Load() == 1 }, "the retired workers stopped")
+	fakes.Eventually(t, 10*time.Second, func() bool { return tp.workerSet.running.Load() == 1 }, "the retired workers stopped; now %v", snapshot{tp.Pool})
 	got := sink.delivered()
 	slices.Sort(got)
 	if want := idsOf(js); !slices.Equal(got, want) {
@@ -312,12 +324,12 @@ func TestGrowKeepsRetiringWorkersOn(t *testing.T) {
 	tp := newTestPool(t, Options{Live: sized(testLive(), 4, 40), Runner: g, Sink: sink})
 	t.Cleanup(g.releaseAll)
 	submitAll(t, tp.Pool, jobsOf("a", jobsv1.JobType_JOB_TYPE_CACHE_READ, 6))
-	fakes.Eventually(t, 5*time.Second, func() bool { return len(g.runningIDs()) == 4 }, "4 jobs running")
+	fakes.Eventually(t, 10*time.Second, func() bool { return len(g.runningIDs()) == 4 }, "4 jobs running; now %v", snapshot{tp.Pool})
 
 	setSize(t, tp.Pool, 2, 0)
 	setSize(t, tp.Pool, 6, 0)
 	// Workers 3 and 4 are kept on; 5 and 6 start and take the 2 queued jobs.
-	fakes.Eventually(t, 5*time.Second, func() bool { return len(g.runningIDs()) == 6 }, "6 jobs running")
+	fakes.Eventually(t, 10*time.Second, func() bool { return len(g.runningIDs()) == 6 }, "6 jobs running; now %v", snapshot{tp.Pool})
 	if r := tp.workerSet.running.Load(); r != 6 {
 		t.Fatalf("%d worker goroutines for 6 workers", r)
 	}
@@ -340,9 +352,9 @@ func TestGrowKeepsRetiringWorkersOn(t *testing.T) {
 // Idle workers retire at once, without waiting for a job.
 func TestShrinkRetiresIdleWorkersAtOnce(t *testing.T) {
 	tp := newTestPool(t, Options{Live: sized(testLive(), 8, 40), Runner: fakeRunner{}, Sink: &slowSink{}})
-	fakes.Eventually(t, 5*time.Second, func() bool { _, idle := tp.queue.waiting(); return idle == 8 }, "8 idle workers")
+	fakes.Eventually(t, 10*time.Second, func() bool { _, idle := tp.queue.waiting(); return idle == 8 }, "8 idle workers; now %v", snapshot{tp.Pool})
 	setSize(t, tp.Pool, 2, 0)
-	fakes.Eventually(t, 5*time.Second, func() bool { return tp.workerSet.running.Load() == 2 }, "6 idle workers retired")
+	fakes.Eventually(t, 10*time.Second, func() bool { return tp.workerSet.running.Load() == 2 }, "6 idle workers retired; now %v", snapshot{tp.Pool})
 	if _, idle := tp.queue.waiting(); idle != 2 {
 		t.Errorf("%d idle workers; want 2", idle)
 	}
@@ -474,10 +486,10 @@ func TestLanesVendorCapFollowsWorkers(t *testing.T) {
 	vendor := jobsOf("v", jobsv1.JobType_JOB_TYPE_VENDOR_API, 5)
 	submitAll(t, tp.Pool, vendor)
 	vendorRunning := func() int { return tp.Stats().Queue.VendorJobsRunning }
-	fakes.Eventually(t, 5*time.Second, func() bool { return vendorRunning() == 1 }, "1 vendor job running with 2 workers")
+	fakes.Eventually(t, 10*time.Second, func() bool { return vendorRunning() == 1 }, "1 vendor job running with 2 workers; now %v", snapshot{tp.Pool})
 
 	setSize(t, tp.Pool, 4, 0)
-	fakes.Eventually(t, 5*time.Second, func() bool { return vendorRunning() == 3 }, "3 vendor jobs running with 4 workers")
+	fakes.Eventually(t, 10*time.Second, func() bool { return vendorRunning() == 3 }, "3 vendor jobs running with 4 workers; now %v", snapshot{tp.Pool})
 	// The fourth worker is kept for fast jobs.
 	fast := &jobsv1.Job{Id: "c1", Type: jobsv1.JobType_JOB_TYPE_CACHE_READ}
 	g.release(fast.GetId())
@@ -491,10 +503,10 @@ func TestLanesVendorCapFollowsWorkers(t *testing.T) {
 	g.release(g.runningIDs()...)
 	// The retired workers stop; of the 2 left, one takes a vendor job and
 	// the other stays idle with a vendor job still queued: the cap is 1.
-	fakes.Eventually(t, 5*time.Second, func() bool {
+	fakes.Eventually(t, 10*time.Second, func() bool {
 		_, idle := tp.queue.waiting()
 		return tp.workerSet.running.Load() == 2 && idle == 1 && vendorRunning() == 1
-	}, "2 workers, 1 vendor job running, 1 idle; %d vendor jobs running", vendorRunning())
+	}, "2 workers, 1 vendor job running, 1 idle; now %v", snapshot{tp.Pool})
 	if d := tp.Stats().Queue.Lanes[LaneSlow].Depth; d != 1 {
 		t.Fatalf("slow lane depth %d; want 1 vendor job held back by the cap", d)
 	}
@@ -559,5 +571,34 @@ func TestQueueAcceptanceCarriesTheLiveCapacity(t *testing.T) {
 	q.setCapacity(5)
 	if a := pushAll(t, q, qjob("b", fast)); a[0].capacity != 5 || a[0].depth != 2 {
 		t.Fatalf("capacity %d, depth %d at accept; want 5, 2", a[0].capacity, a[0].depth)
+	}
+}
+
+// Once an idle worker is retired it gets no new job, even if one arrives
+// before the worker woke up to leave: the job waits for a worker on duty.
+func TestQueueRetiredIdleWorkerGetsNoNewJob(t *testing.T) {
+	q := newJobQueue(10, 1, false)
+	retire := make(chan struct{})
+	got := make(chan *queued, 1)
+	go func() {
+		it, _ := q.popUnless(nil, retire)
+		got <- it
+	}()
+	waitFor(t, func() bool { _, w := q.waiting(); return w == 1 })
+	// Under the queue's lock, the worker cannot leave before the job
+	// arrives: it is still listed as idle, but retired.
+	q.mu.Lock()
+	close(retire)
+	q.enqueue(qjob("j", fast), func(*queued, acceptance) {})
+	q.settle()
+	q.mu.Unlock()
+	if it := <-got; it != nil {
+		t.Fatalf("retired worker was handed %s", it.job.Id)
+	}
+	if d := q.stats().Depth; d != 1 {
+		t.Fatalf("queue depth %d; want the job still queued", d)
+	}
+	if _, w := q.waiting(); w != 0 {
+		t.Fatalf("%d idle workers listed; the retired one should be gone", w)
 	}
 }

@@ -35,16 +35,29 @@ type workerSet struct {
 	running atomic.Int32
 }
 
-// workerSlot is one worker's place in the set. Its fields are guarded by
-// workerSet.mu.
+// workerSlot is one worker's place in the set. Its fields are written
+// under workerSet.mu; retired and retire are also read without it, on the
+// worker's way to its next job.
 type workerSlot struct {
 	id int
 	// retire is closed to retire the worker, which also wakes it if it
 	// waits for a job; a revived worker gets a new one.
-	retire  chan struct{}
-	retired bool
+	retire  atomic.Pointer[chan struct{}]
+	retired atomic.Bool
 	// gone: the worker decided to stop; it can no longer be revived.
 	gone bool
+}
+
+func newWorkerSlot(id int) *workerSlot {
+	s := &workerSlot{id: id}
+	s.renew()
+	return s
+}
+
+// renew gives s an open retire channel. Caller holds workerSet.mu.
+func (s *workerSlot) renew() {
+	c := make(chan struct{})
+	s.retire.Store(&c)
 }
 
 // start runs n workers, each calling run until it returns. It runs once;
@@ -73,9 +86,9 @@ func (ws *workerSet) resize(n int, run func(*workerSlot)) {
 	}
 	ws.grow(n, run)
 	for _, s := range ws.slots[min(n, len(ws.slots)):] {
-		if s != nil && !s.retired {
-			s.retired = true
-			close(s.retire)
+		if s != nil && !s.retired.Load() {
+			s.retired.Store(true)
+			close(*s.retire.Load())
 		}
 	}
 }
@@ -88,33 +101,39 @@ func (ws *workerSet) grow(n int, run func(*workerSlot)) {
 	for i, s := range ws.slots[:n] {
 		switch {
 		case s == nil:
-			s = &workerSlot{id: i + 1, retire: make(chan struct{})}
+			s = newWorkerSlot(i + 1)
 			ws.slots[i] = s
 			ws.running.Add(1)
 			ws.wg.Go(func() {
 				defer ws.stopped(s)
 				run(s)
 			})
-		case s.retired:
+		case s.retired.Load():
 			// Still finishing its last job: keep it on.
-			s.retired = false
-			s.retire = make(chan struct{})
+			s.renew()
+			s.retired.Store(false)
 		}
 	}
 }
 
 // onDuty is asked by worker s before it waits for a job: it returns the
 // channel that retires s, or false if s is retired, in which case s has
-// left the set and must return. Deciding under the lock is what makes a
-// revival and a stop exclusive.
+// left the set and must return. A worker on duty goes through without a
+// lock (this runs once per job); stopping is decided under the lock, which
+// is what makes a revival and a stop exclusive. A worker retired just after
+// the check holds the closed channel (or, if revived, a stale one) and
+// comes back at once.
 func (ws *workerSet) onDuty(s *workerSlot) (<-chan struct{}, bool) {
+	if !s.retired.Load() {
+		return *s.retire.Load(), true
+	}
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	if s.retired {
+	if s.retired.Load() {
 		ws.leave(s)
 		return nil, false
 	}
-	return s.retire, true
+	return *s.retire.Load(), true
 }
 
 // stopped runs when a worker's goroutine returns, for whatever reason.
@@ -160,7 +179,7 @@ func (ws *workerSet) stats() WorkersStats {
 	for _, w := range ws.slots {
 		switch {
 		case w == nil:
-		case w.retired:
+		case w.retired.Load():
 			s.Retiring++
 		default:
 			s.Count++
