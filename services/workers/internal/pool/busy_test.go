@@ -8,10 +8,10 @@ import (
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 )
 
-// gateSink holds every delivery until the gate opens.
-type gateSink struct{ gate chan struct{} }
+// holdSink holds every delivery until the gate opens.
+type holdSink struct{ gate chan struct{} }
 
-func (g gateSink) Deliver(ctx context.Context, _ *jobsv1.Result) (int, error) {
+func (g holdSink) Deliver(ctx context.Context, _ *jobsv1.Result) (int, error) {
 	select {
 	case <-g.gate:
 		return 1, nil
@@ -21,7 +21,7 @@ func (g gateSink) Deliver(ctx context.Context, _ *jobsv1.Result) (int, error) {
 }
 
 // eventually polls cond until it holds or a generous deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+func idleEventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -36,20 +36,20 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // counts it busy. IdleWorkers must agree with the blocked count.
 func TestIdleWorkersCountsBlockedWorkersAsBusy(t *testing.T) {
 	live := testLive()
-	live.ResultsBuffer = 1
+	live.Workers, live.ResultsBuffer = 4, 1
 	gate := make(chan struct{})
-	p := newTestPool(t, Options{Workers: 4, Live: live, Runner: fakeRunner{}, Sink: gateSink{gate: gate}})
-	eventually(t, "4 idle workers at start", func() bool { return p.IdleWorkers() == 4 })
+	p := newTestPool(t, Options{Live: live, Runner: fakeRunner{}, Sink: holdSink{gate: gate}})
+	idleEventually(t, "4 idle workers at start", func() bool { return p.IdleWorkers() == 4 })
 
 	// One result in the forwarder's hands, one in the channel, four
 	// workers blocked sending theirs.
 	submitAll(t, p.Pool, checkout("busy")[:6])
-	eventually(t, "4 workers blocked", func() bool { return p.Stats().Results.BlockedNow == 4 })
+	idleEventually(t, "4 workers blocked", func() bool { return p.Stats().Results.BlockedNow == 4 })
 	if got := p.IdleWorkers(); got != 0 {
 		t.Errorf("IdleWorkers = %d while every worker is blocked sending; want 0", got)
 	}
 
 	close(gate)
 	waitDelivered(t, p.Pool, 6)
-	eventually(t, "4 idle workers after the gate opened", func() bool { return p.IdleWorkers() == 4 })
+	idleEventually(t, "4 idle workers after the gate opened", func() bool { return p.IdleWorkers() == 4 })
 }
