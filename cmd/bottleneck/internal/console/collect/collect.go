@@ -86,7 +86,14 @@ type Collector struct {
 	uiHolder bool
 	uiKnown  bool
 	subs     []func(*Snapshot)
+	// polls counts polls; /metrics is scraped every metricsEvery-th.
+	polls    int
+	lastProc map[string]Process
 }
+
+// metricsEvery: the dashboard numbers are 30 s averages and peaks, so
+// /metrics is scraped every other poll, /stats every poll.
+const metricsEvery = 2
 
 // rateSpan is how far back the pipeline's rates look; DashboardPeriod how
 // far the dashboard numbers do.
@@ -148,7 +155,8 @@ func (c *Collector) Poll(ctx context.Context, now time.Time) *Snapshot {
 	ctx, cancel := context.WithTimeout(ctx, max(c.cfg.Interval, time.Second))
 	defer cancel()
 
-	s := c.pollServices(ctx, now)
+	c.polls++
+	s := c.pollServices(ctx, now, c.polls%metricsEvery == 1 || metricsEvery == 1)
 	snap := &Snapshot{
 		At: now, Producer: s.producer, Workers: s.workers, Consumer: s.consumer, Vendor: s.vendor,
 		Process: s.process, CPU: map[string]float64{}, Errors: map[string]string{},
@@ -179,7 +187,13 @@ func (c *Collector) Poll(ctx context.Context, now time.Time) *Snapshot {
 		recent = recent[1:]
 	}
 	snap.Rates, _ = rates(recent)
-	_, snap.CPU = rates(c.history)
+	var scraped []sample
+	for _, h := range c.history {
+		if h.scraped {
+			scraped = append(scraped, h)
+		}
+	}
+	_, snap.CPU = rates(scraped)
 	for _, h := range c.history {
 		if p, ok := h.process[Workers]; ok && p.PoolBusy >= snap.PeakBusy {
 			snap.PeakBusy, snap.PeakOf = p.PoolBusy, p.PoolWorkers
@@ -194,8 +208,8 @@ func (c *Collector) Poll(ctx context.Context, now time.Time) *Snapshot {
 	return snap
 }
 
-func (c *Collector) pollServices(ctx context.Context, now time.Time) sample {
-	s := sample{at: now, process: map[string]Process{}, errs: map[string]error{}}
+func (c *Collector) pollServices(ctx context.Context, now time.Time, scrape bool) sample {
+	s := sample{at: now, process: map[string]Process{}, errs: map[string]error{}, scraped: true}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	fail := func(name string, err error) {
@@ -230,6 +244,9 @@ func (c *Collector) pollServices(ctx context.Context, now time.Time) sample {
 				fail(name, err)
 			}
 		})
+		if !scrape {
+			continue
+		}
 		wg.Go(func() {
 			p, err := scrapeProcess(ctx, c.cfg.HTTP, base)
 			if err != nil {
@@ -242,6 +259,17 @@ func (c *Collector) pollServices(ctx context.Context, now time.Time) sample {
 		})
 	}
 	wg.Wait()
+	// Between scrapes the last scrape stands (rates skip samples without it).
+	if scrape {
+		c.lastProc = s.process
+	} else {
+		s.scraped = false
+		for name, p := range c.lastProc {
+			if _, failed := s.errs[name]; !failed {
+				s.process[name] = p
+			}
+		}
+	}
 	// A service that did not answer has no stats this time.
 	for name := range s.errs {
 		switch name {

@@ -194,4 +194,5 @@ type sample struct {
 	vendor   *VendorStats
 	process  map[string]Process
 	errs     map[string]error
+	scraped  bool // process was scraped at this poll, not carried over
 }

@@ -28,6 +28,8 @@ type Stream struct {
 	Operation string
 	Tags      map[string]string
 	Lag       time.Duration
+	// Every is how often the stream is searched (default: every poll).
+	Every time.Duration
 }
 
 // StreamHandedOff is the stream that reads a job's trace early, as soon
@@ -46,7 +48,8 @@ func DefaultStreams() []Stream {
 	return []Stream{
 		{Name: StreamHandedOff, Service: "workers", Operation: spans.ResultSend, Lag: 2 * time.Second},
 		{Name: "handled", Service: "consumer", Operation: spans.ResultProcess, Lag: 3 * time.Second},
-		{Name: "errors", Service: "producer", Tags: map[string]string{"error": "true"}, Lag: 2 * time.Second},
+		// Rare, and only the analysis reads them: every 5 s is enough.
+		{Name: "errors", Service: "producer", Tags: map[string]string{"error": "true"}, Lag: 2 * time.Second, Every: 5 * time.Second},
 	}
 }
 
@@ -140,6 +143,12 @@ func (w *TraceWindow) Poll(ctx context.Context, now time.Time) (changed bool, er
 		}
 		w.mu.Unlock()
 		if off {
+			continue
+		}
+		w.mu.Lock()
+		mark := w.marks[i]
+		w.mu.Unlock()
+		if s.Every > 0 && !mark.IsZero() && now.Add(-s.Lag).Sub(mark) < s.Every {
 			continue
 		}
 		for range 4 { // catch up at most 4 slices per poll
