@@ -111,7 +111,11 @@ type Shows struct {
 	FastNote      string
 	SlowestLink   string
 	SlowestJob    string
-	Period        string
+	// BlockedBad and FastBad say when the numbers show trouble (red): a
+	// twentieth of the busy time blocked; fast jobs' p99 at least 10x
+	// their work and 100 ms.
+	BlockedBad, FastBad bool
+	Period              string
 	BlockedSends  string
 	Working       string
 	ConsumerShare string
@@ -371,12 +375,14 @@ func shows(sum timeline.Summary, link func(string) string) Shows {
 	}
 	out.Known = true
 	out.BlockedShare = fmt.Sprintf("%.0f%%", 100*sum.BlockedShareOfBusy)
+	out.BlockedBad = sum.BlockedShareOfBusy >= 0.05
 	out.BlockedNote = fmt.Sprintf("of their busy time blocked handing off results (%d of %d sends blocked)", sum.BlockedSends, sum.Sends)
 	if busy := sum.WorkingMS + sum.BlockedMS + sum.IdleMS; busy > 0 {
 		out.Working = fmt.Sprintf("%.0f%%", 100*sum.WorkingMS/busy)
 	}
 	if sum.FastJobs > 0 {
 		out.FastP99 = fmtMS(sum.FastP99MS)
+		out.FastBad = sum.FastP99MS >= 100 && sum.FastP99MS >= 10*sum.FastWorkP50MS
 		out.FastNote = fmt.Sprintf("end to end for %s of work (p50 %s, %d cache/database jobs)", fmtMS(sum.FastWorkP50MS), fmtMS(sum.FastP50MS), sum.FastJobs)
 		out.SlowestLink = link(sum.SlowestFastTrace)
 		out.SlowestJob = sum.SlowestFastJob
