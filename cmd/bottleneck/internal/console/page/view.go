@@ -104,21 +104,21 @@ type ServiceMetrics struct {
 
 // Shows is what the traces say over the same period.
 type Shows struct {
-	Known         bool
-	BlockedShare  string
-	BlockedNote   string
-	FastP99       string
-	FastNote      string
-	SlowestLink   string
-	SlowestJob    string
+	Known        bool
+	BlockedShare string
+	BlockedNote  string
+	FastP99      string
+	FastNote     string
+	SlowestLink  string
+	SlowestJob   string
 	// BlockedBad and FastBad say when the numbers show trouble (red): a
 	// twentieth of the busy time blocked; fast jobs' p99 at least 10x
 	// their work and 100 ms.
 	BlockedBad, FastBad bool
 	Period              string
-	BlockedSends  string
-	Working       string
-	ConsumerShare string
+	BlockedSends        string
+	Working             string
+	ConsumerShare       string
 }
 
 // TraceNote describes the trace window under the timelines.
