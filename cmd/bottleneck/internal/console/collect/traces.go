@@ -119,8 +119,8 @@ type WindowStats struct {
 	// Truncated counts searches that hit the limit.
 	Truncated uint64 `json:"truncated"`
 	Evicted   uint64 `json:"evicted"`
-	// SettledUntil is the earliest of the streams' marks: every job whose
-	// spans ended before it is in the window.
+	// SettledUntil is the earliest of the per-poll streams' marks: every
+	// job whose spans ended before it is in the window.
 	SettledUntil time.Time `json:"settled_until"`
 }
 
@@ -202,7 +202,9 @@ func (w *TraceWindow) Poll(ctx context.Context, now time.Time) (changed bool, er
 	w.stats.Traces = len(w.traces)
 	w.stats.SettledUntil = time.Time{}
 	for i, m := range w.marks {
-		if w.off[w.opt.Streams[i].Name] {
+		// Streams off, or searched only now and then (errors), say nothing
+		// about the timelines being complete.
+		if w.off[w.opt.Streams[i].Name] || w.opt.Streams[i].Every > 0 {
 			continue
 		}
 		if w.stats.SettledUntil.IsZero() || m.Before(w.stats.SettledUntil) {
