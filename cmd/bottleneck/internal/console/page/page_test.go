@@ -29,7 +29,9 @@ func TestFragmentHighlightsTheNamedStageAndDrawsBlockedSends(t *testing.T) {
 	v := page.Build(page.Input{
 		Snap: s, Timelines: tl, DiagnosisWindow: 30 * time.Second, TraceLink: func(id string) string { return "/trace/" + id },
 		Diagnosis: diagnose.Diagnosis{Source: "test", Stage: diagnose.StageResults, Kind: "burst", Verdict: "The bottleneck is the results channel.",
-			Fixes: []diagnose.Fix{{Service: "workers", Setting: "RESULTS_BUFFER", Value: "400", Body: map[string]any{"results_buffer": 400}}}},
+			Chain:  []string{"Slow consumer: 50 ms per result."},
+			Stages: map[string]diagnose.Stage{diagnose.StageConsumer: {ArrivalsPerS: 30, Servers: 1, Utilization: 0.99}},
+			Fixes:  []diagnose.Fix{{Service: "workers", Setting: "RESULTS_BUFFER", Value: "400", Body: map[string]any{"results_buffer": 400}}}},
 	})
 	frag, err := page.Fragment(v)
 	if err != nil {
@@ -46,6 +48,8 @@ func TestFragmentHighlightsTheNamedStageAndDrawsBlockedSends(t *testing.T) {
 		`consumer: cannot reach http://consumer:8083: connection refused`,
 		`id="workers-busy">4/4<`,
 		`3 blocked sending`,
+		`Slow consumer: 50 ms per result.`,
+		`model: 30/s in · ρ 0.99`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("fragment lacks %s", want)

@@ -80,7 +80,10 @@ type StageView struct {
 	FillLabel string
 	Hot       bool // the stage the analysis names
 	HotLabel  string
-	Down      bool
+	// Model is the analysis' numbers for the stage over its window, when
+	// it has them: utilization and capacity.
+	Model string
+	Down  bool
 }
 
 // Said is what the standard metrics (dashboards) say.
@@ -316,6 +319,17 @@ func pipeline(s *collect.Snapshot, d diagnose.Diagnosis) []StageView {
 	}
 
 	boxes = append(boxes, q, w, rc, f, c)
+	for name, m := range d.Stages {
+		id := boxOf(name)
+		if id == "" || name == diagnose.StageVendor {
+			continue
+		}
+		for i := range boxes {
+			if boxes[i].ID == id && m.Servers > 0 {
+				boxes[i].Model = fmt.Sprintf("model: %s/s in · ρ %.2f", fmtRate(m.ArrivalsPerS), m.Utilization)
+			}
+		}
+	}
 	for i := range boxes {
 		if boxes[i].ID == hot {
 			boxes[i].Hot = true
