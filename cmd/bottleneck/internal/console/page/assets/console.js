@@ -27,7 +27,12 @@
     try {
       const r = await fetch("/fragment", { headers: { "If-None-Match": '"' + seq + '"' }, cache: "no-store" });
       if (r.status === 200) {
+        const chainOpen = live.querySelector("details.chain[open]") !== null;
         live.innerHTML = await r.text();
+        if (chainOpen) {
+          const d = live.querySelector("details.chain");
+          if (d) d.open = true;
+        }
         const f = live.querySelector(".fragment");
         if (f) seq = f.dataset.seq;
         markPreset();
