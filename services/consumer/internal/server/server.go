@@ -84,10 +84,10 @@ type Server struct {
 // New returns a server; opts.Settings must be valid (config.Load checks them).
 func New(opts Options) *Server {
 	s := &Server{
-		tp:            opts.Tracing,
-		log:           opts.Log,
-		sleep:         opts.Sleep,
-		now:           opts.Now,
+		tp:       opts.Tracing,
+		log:      opts.Log,
+		sleep:    opts.Sleep,
+		now:      opts.Now,
 		slots:    sink.NewSlots(opts.Settings.Concurrency),
 		ledger:   opts.Ledger,
 		book:     sink.NewBook(recentWindow),
