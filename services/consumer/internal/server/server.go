@@ -326,7 +326,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /stats", s.handleStats)
 	mux.HandleFunc("GET /admin/config", s.handleGetConfig)
 	mux.HandleFunc("PUT /admin/config", s.handlePutConfig)
-	return mux
+	return httpjson.Routes(mux)
 }
 
 // Summary is the account of handled results. The counts come from the
