@@ -75,7 +75,9 @@ func TestWriteError(t *testing.T) {
 func TestRoutesAnswerUnknownPathsAndMethodsInJSON(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) { Write(w, 200, map[string]int{"n": 1}) })
-	mux.HandleFunc("PUT /items/{id}", func(w http.ResponseWriter, r *http.Request) { Write(w, 200, map[string]string{"id": r.PathValue("id")}) })
+	mux.HandleFunc("PUT /items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		Write(w, 200, map[string]string{"id": r.PathValue("id")})
+	})
 	h := Routes(mux)
 	for _, c := range []struct {
 		method, path string
