@@ -137,6 +137,7 @@ func (c rpcClients) awaitDone(t *testing.T, jobs []testJob, timeout time.Duratio
 // pacedLoad submits jobs at a fixed rate from a few goroutines until all
 // are sent or ctx ends, and counts the answers.
 type pacedLoad struct {
+	sentIn   time.Duration // first Submit to the last one started
 	mu       sync.Mutex
 	accepted []testJob
 	refused  map[string]int // gRPC code -> count
@@ -179,6 +180,7 @@ func runPaced(ctx context.Context, c rpcClients, jobs []testJob, rate float64, s
 		case <-ctx.Done():
 		}
 	}
+	l.sentIn = time.Since(start)
 	close(next)
 	wg.Wait()
 	return l
@@ -186,29 +188,36 @@ func runPaced(ctx context.Context, c rpcClients, jobs []testJob, rate float64, s
 
 func grpcCode(err error) string { return status.Code(err).String() }
 
-// rss is a process's resident memory now (VmRSS), in MiB.
+// rss is a service's resident memory now (VmRSS), in MiB.
 func rss(t *testing.T, name string) float64 {
 	t.Helper()
 	pid := sys.Pid(name)
 	if pid == 0 {
 		t.Fatalf("%s is not running", name)
 	}
+	v, err := rssOf(pid)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return v
+}
+
+func rssOf(pid int) (float64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			if err != nil {
-				t.Fatalf("%s VmRSS %q: %v", name, v, err)
+				return 0, fmt.Errorf("VmRSS %q: %w", v, err)
 			}
-			return kb / 1024
+			return kb / 1024, nil
 		}
 	}
-	t.Fatalf("%s: no VmRSS in /proc status", name)
-	return 0
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
 // tracingStats is the tracing section every service's /stats has.
