@@ -10,11 +10,12 @@ import (
 
 // BenchmarkComplete is the ledger's cost per Deliver: one Claim and one
 // durable Complete, from 1 caller (the default CONCURRENCY=1: each result
-// pays a whole commit) and from 16 and 64 at once (commits are shared).
+// pays a whole commit), from 4 (the capacity profile's FORWARDERS) and from
+// 16 and 64 at once (commits are shared).
 // fsync=off shows what the fsync itself costs; the consumer always syncs.
 func BenchmarkComplete(b *testing.B) {
 	for _, sync := range []bool{true, false} {
-		for _, callers := range []int{1, 16, 64} {
+		for _, callers := range []int{1, 4, 16, 64} {
 			b.Run(fmt.Sprintf("fsync=%v/callers=%d", sync, callers), func(b *testing.B) {
 				l, err := Open(Options{Dir: b.TempDir(), Capacity: 100_000, noSync: !sync})
 				if err != nil {
