@@ -109,6 +109,7 @@ const (
 	OutcomeRejected  = "rejected"  // load shed: the pool refused it (RESOURCE_EXHAUSTED); not a failure
 	OutcomeLost      = "lost"      // never confirmed after the last attempt (error status)
 	OutcomeAbandoned = "abandoned" // unconfirmed when the producer stopped (error status)
+	OutcomeInvalid   = "invalid"   // refused as invalid by the pool (INVALID_ARGUMENT): never retried (error status)
 )
 
 // Attributes of job.submit (one attempt).
