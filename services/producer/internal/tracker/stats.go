@@ -7,10 +7,10 @@ import (
 // counters are the tracker's tallies; guarded by Tracker.mu.
 type counters struct {
 	attempts, resubmissions, alreadyHeld, unavailable uint64
-	confirmed, confirmedFailed                         uint64
-	shed, invalid, lost, abandoned, refusedFull        uint64
-	pollsFailed                                        uint64
-	byType                                             map[string]*typeCounts
+	confirmed, confirmedFailed                        uint64
+	shed, invalid, lost, abandoned, refusedFull       uint64
+	pollsFailed                                       uint64
+	byType                                            map[string]*typeCounts
 }
 
 // typeCounts count jobs (not attempts) of one type.

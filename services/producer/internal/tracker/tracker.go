@@ -173,8 +173,8 @@ type entry struct {
 	job   *jobsv1.Job // as sent; only an attempt touches it, one at a time
 	typ   string
 	root  *tracez.ActiveSpan
-	start time.Time       // first submission: the root's start, job.submitted_at
-	level slog.Level      // of the per-attempt log lines
+	start time.Time  // first submission: the root's start, job.submitted_at
+	level slog.Level // of the per-attempt log lines
 
 	attempts    int  // Submits made
 	answered    int  // of them answered accepted or already_held

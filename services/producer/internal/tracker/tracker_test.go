@@ -296,7 +296,9 @@ func TestJobNeverConfirmedIsLostAfterItsLastAttempt(t *testing.T) {
 // overload), its outcome is rejected, and that is not an error.
 func TestShedJobIsNotRetried(t *testing.T) {
 	r := newRig(t, Options{RetryAfter: 10 * time.Millisecond})
-	r.pool.SetRefuse(func(*jobsv1.Job) error { return status.Error(grpccodes.ResourceExhausted, "job queue full (40 jobs); try later") })
+	r.pool.SetRefuse(func(*jobsv1.Job) error {
+		return status.Error(grpccodes.ResourceExhausted, "job queue full (40 jobs); try later")
+	})
 	k := r.submit(t, job("shed", jobsv1.JobType_JOB_TYPE_CACHE_READ))
 	res := wait(t, k)
 	if res.Outcome != spans.OutcomeRejected || res.Attempts != 1 || res.Accepted {

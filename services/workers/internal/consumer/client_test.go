@@ -2,9 +2,9 @@ package consumer
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
-	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
