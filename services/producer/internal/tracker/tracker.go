@@ -449,7 +449,7 @@ func (t *Tracker) finishRoot(e *entry) func() {
 		root.SetIntTag(spans.JobAttempts, res.Attempts)
 		root.SetTag(spans.JobOutcome, res.Outcome)
 		if res.Done() {
-			root.SetIntTag(spans.EndToEndMS, int(res.EndToEnd.Milliseconds()))
+			root.SetIntTag(spans.EndToEndMS, int(res.EndToEnd.Round(time.Millisecond)/time.Millisecond))
 		}
 		tracing.FinishAt(root, end)
 		close(done)
