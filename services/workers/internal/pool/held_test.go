@@ -68,15 +68,15 @@ func TestResubmissionOfAHeldJobQueuesNothing(t *testing.T) {
 			t.Errorf("re-submission of %s (held): %v; want ErrAlreadyHeld", id, err)
 		}
 	}
-	if c := tp.Stats().Counters; c.AlreadyHeld != 4 || c.Submitted != 4 {
-		t.Errorf("counters %+v; want 4 submitted, 4 already_held", c)
+	if st := tp.Stats(); st.Counters.AlreadyHeld != 4 || st.Counters.Submitted != 4 || st.Held != 4 {
+		t.Errorf("held %d, counters %+v; want 4 held, 4 submitted, 4 already_held", st.Held, st.Counters)
 	}
 
 	close(hold)
 	close(sink.release)
 	waitDelivered(t, tp.Pool, 4)
-	if n := tp.held.len(); n != 0 {
-		t.Errorf("%d jobs still held after every result was acknowledged", n)
+	if n := tp.Stats().Held; n != 0 {
+		t.Errorf("/stats says %d jobs held after every result was acknowledged", n)
 	}
 	// Acknowledged: the pool no longer holds it, and a Submit is work.
 	if _, err := tp.Submit(context.Background(), job("delivering")); err != nil {

@@ -630,6 +630,9 @@ func (p *Pool) settleCut() (delivered, abandoned int) {
 
 // Stats is the pool part of /stats.
 type Stats struct {
+	// Held counts the jobs the pool holds now, from Submit to the
+	// consumer's acknowledgement: a re-submission of one is already_held.
+	Held      int                  `json:"held"`
 	Queue     QueueStats           `json:"queue"`
 	Results   ResultsStats         `json:"results"`
 	Counters  Counters             `json:"counters"`
@@ -638,7 +641,7 @@ type Stats struct {
 
 // Stats returns a snapshot.
 func (p *Pool) Stats() Stats {
-	s := Stats{Queue: p.queue.stats()}
+	s := Stats{Held: p.held.len(), Queue: p.queue.stats()}
 	s.Results = p.results.stats(s.Queue.PriorityLanes)
 	s.Counters, s.Latencies = p.rec.snapshot()
 	return s

@@ -121,12 +121,6 @@ func (r *recorder) update(f func(c *Counters)) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) abandoned() uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.c.Abandoned
-}
-
 func (r *recorder) sample(t jobsv1.JobType, f func(s *typeSamples)) {
 	r.mu.Lock()
 	i := typeIndex(t)
