@@ -204,13 +204,13 @@ func (p *spanOf) keepLatest(s *jaegerapi.Span) {
 func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 	j := Job{TraceID: tr.TraceID, Contract: 1, Arrival: math.MaxInt64}
 	var (
-		root                                       *jaegerapi.Span
+		root                                      *jaegerapi.Span
 		queue, work, send, channel, deliver, wait spanOf
-		vendorCall, vendorHandle                   spanOf
-		process                                    *jaegerapi.Span
-		submits, accepted, rejected                int
-		hasJobSpan                                 bool
-		nameType                                   string
+		vendorCall, vendorHandle                  spanOf
+		process                                   *jaegerapi.Span
+		submits, accepted, rejected               int
+		hasJobSpan                                bool
+		nameType                                  string
 	)
 	for i := range tr.Spans {
 		s := &tr.Spans[i]

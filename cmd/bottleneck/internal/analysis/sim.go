@@ -56,7 +56,7 @@ type SimResult struct {
 	// PeakResults is the most results waiting in the results channel at
 	// once (overflow included); PeakQueue the most jobs in the job queue.
 	PeakResults, PeakQueue int
-	TimedOut                int // vendor calls cut by the timeout
+	TimedOut               int // vendor calls cut by the timeout
 	// Jobs holds every job's times when asked for (Simulate's record).
 	Jobs []SimRecord
 }
@@ -65,9 +65,9 @@ type SimResult struct {
 // negative for what never happened.
 type SimRecord struct {
 	Accept, Dequeue, WorkEnd, SendStart, SendEnd, Taken, ConsumerArrive, Start, Done, DeliverEnd float64
-	Worker                                                                                    int // 1-based
-	Rejected                                                                                  bool
-	TimedOut                                                                                  bool
+	Worker                                                                                       int // 1-based
+	Rejected                                                                                     bool
+	TimedOut                                                                                     bool
 }
 
 // Simulate runs the pipeline on w under cfg. It is deterministic: the same
