@@ -1,4 +1,4 @@
-package analysis
+package analysis_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis/analysistest"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/jaegerapi"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 )
@@ -19,24 +21,22 @@ var (
 	slowCalls = [2]float64{500, 2000}
 )
 
-func steadyAtConsumer(seed uint64) load {
-	return load{rate: 100, seconds: 8, mix: cacheOnly, consumer: 50, rttMS: 1, seed: seed}
+func steadyAtConsumer(seed uint64) analysistest.Load {
+	return analysistest.Load{Rate: 100, Seconds: 8, Mix: cacheOnly, ConsumerMS: 50, RTTMS: 1, Seed: seed}
 }
 
-func withCfg(change func(*SimConfig)) SimConfig {
-	c := incidentConfig()
-	change(c2(&c))
+func withCfg(change func(*analysis.SimConfig)) analysis.SimConfig {
+	c := analysistest.IncidentConfig()
+	change(&c)
 	return c
 }
 
-func c2(c *SimConfig) *SimConfig { return c }
-
-// forEachContract runs f on the run drawn as v1 and as v2 traces.
-func forEachContract(t *testing.T, r run, f func(t *testing.T, a Analysis)) {
+// forEachContract runs f on the analysistest.Run drawn as v1 and as v2 traces.
+func forEachContract(t *testing.T, r analysistest.Run, f func(t *testing.T, a analysis.Analysis)) {
 	t.Helper()
 	for _, contract := range []int{1, 2} {
 		t.Run("v"+strconv.Itoa(contract), func(t *testing.T) {
-			a := Analyze(r.traces(contract), r.options())
+			a := analysis.Analyze(r.Traces(contract), r.Options())
 			if want := "v" + strconv.Itoa(contract); a.Contract != want {
 				t.Errorf("contract %q, want %q", a.Contract, want)
 			}
@@ -45,7 +45,7 @@ func forEachContract(t *testing.T, r run, f func(t *testing.T, a Analysis)) {
 	}
 }
 
-func fixFor(a Analysis, setting string) *Fix {
+func fixFor(a analysis.Analysis, setting string) *analysis.Fix {
 	for i := range a.Verdict.Fixes {
 		for _, c := range a.Verdict.Fixes[i].Changes {
 			if c.Setting == setting {
@@ -56,7 +56,7 @@ func fixFor(a Analysis, setting string) *Fix {
 	return nil
 }
 
-func settings(a Analysis) []string {
+func settings(a analysis.Analysis) []string {
 	var out []string
 	for _, f := range a.Verdict.Fixes {
 		for _, c := range f.Changes {
@@ -66,7 +66,7 @@ func settings(a Analysis) []string {
 	return out
 }
 
-func wantVerdict(t *testing.T, a Analysis, stage, kind string) {
+func wantVerdict(t *testing.T, a analysis.Analysis, stage, kind string) {
 	t.Helper()
 	if a.Verdict.Stage != stage || a.Verdict.Kind != kind {
 		t.Fatalf("verdict %s/%s, want %s/%s: %s", a.Verdict.Stage, a.Verdict.Kind, stage, kind, a.Verdict.Summary)
@@ -74,9 +74,9 @@ func wantVerdict(t *testing.T, a Analysis, stage, kind string) {
 }
 
 func TestSteadyOverloadNamesTheConsumer(t *testing.T) {
-	r := simulateRun(incidentConfig(), steadyAtConsumer(1))
-	forEachContract(t, r, func(t *testing.T, a Analysis) {
-		wantVerdict(t, a, StageConsumer, KindCapacity)
+	r := analysistest.Simulate(analysistest.IncidentConfig(), steadyAtConsumer(1))
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageConsumer, analysis.KindCapacity)
 		v := a.Verdict
 		if !near(v.OfferedPerS, 100, 0.02) || !near(v.ThroughputPerS, 20, 0.05) || !near(v.CapacityPerS, 1000/51.0, 0.03) {
 			t.Errorf("offered %.1f, throughput %.1f, capacity %.1f; want 100, ~20, ~19.6", v.OfferedPerS, v.ThroughputPerS, v.CapacityPerS)
@@ -93,7 +93,7 @@ func TestSteadyOverloadNamesTheConsumer(t *testing.T) {
 			t.Errorf("fixes %v, want CONCURRENCY=7 with FORWARDERS=7", got)
 		}
 		fx := a.Verdict.Fixes[0]
-		if fx.Service != ServiceConsumer || len(fx.Changes) != 2 || fx.Changes[1].Service != ServiceWorkers {
+		if fx.Service != analysis.ServiceConsumer || len(fx.Changes) != 2 || fx.Changes[1].Service != analysis.ServiceWorkers {
 			t.Errorf("fix %+v: want the consumer's setting first, the workers' second", fx)
 		}
 		if !strings.Contains(fx.Changes[0].Curl, "localhost:8083/admin/config") || !strings.Contains(fx.Changes[0].Curl, `-d '{"concurrency":7}'`) ||
@@ -116,9 +116,9 @@ func TestSteadyOverloadNamesTheConsumer(t *testing.T) {
 }
 
 func TestSteadyOverloadWithTheBufferFixAlreadyInForce(t *testing.T) {
-	r := simulateRun(withCfg(func(c *SimConfig) { c.ResultsBuffer = 400 }), steadyAtConsumer(2))
-	forEachContract(t, r, func(t *testing.T, a Analysis) {
-		wantVerdict(t, a, StageConsumer, KindCapacity)
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer = 400 }), steadyAtConsumer(2))
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageConsumer, analysis.KindCapacity)
 		if a.Config.ResultsBufferCap != 400 {
 			t.Errorf("results buffer %d, want 400 from the spans", a.Config.ResultsBufferCap)
 		}
@@ -139,10 +139,10 @@ func TestConsumerFixAlreadyInForceIsNotRecommendedAgain(t *testing.T) {
 	// The consumer already has the slots and the workers the forwarders
 	// the load needs, and more load arrives than even that handles:
 	// capacity at the consumer, but nothing left to raise but the limits.
-	r := simulateRun(withCfg(func(c *SimConfig) { c.Concurrency, c.Forwarders = 64, 64 }),
-		load{rate: 100, seconds: 8, mix: cacheOnly, consumer: 800, rttMS: 1, seed: 3})
-	a := Analyze(r.traces(2), r.options())
-	wantVerdict(t, a, StageConsumer, KindCapacity)
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 64, 64 }),
+		analysistest.Load{Rate: 100, Seconds: 8, Mix: cacheOnly, ConsumerMS: 800, RTTMS: 1, Seed: 3})
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	wantVerdict(t, a, analysis.StageConsumer, analysis.KindCapacity)
 	if len(a.Verdict.Fixes) != 0 {
 		t.Errorf("fixes %v, want none: both settings are at their maximum", settings(a))
 	}
@@ -155,9 +155,9 @@ func TestForwardersCapTheConsumer(t *testing.T) {
 	// DESIGN.md's measurement: CONCURRENCY 16 with one forwarder still
 	// delivers ~20/s. v2 spans carry consumer.concurrency, so the model
 	// sees that the forwarders, not the consumer's slots, are the limit.
-	r := simulateRun(withCfg(func(c *SimConfig) { c.Concurrency = 16 }), steadyAtConsumer(4))
-	a := Analyze(r.traces(2), r.options())
-	wantVerdict(t, a, StageDelivery, KindCapacity)
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency = 16 }), steadyAtConsumer(4))
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	wantVerdict(t, a, analysis.StageDelivery, analysis.KindCapacity)
 	if got := settings(a); !slices.Equal(got, []string{"FORWARDERS=7"}) {
 		t.Errorf("fixes %v, want FORWARDERS=7 alone (16 consumer slots are plenty)", got)
 	}
@@ -167,11 +167,11 @@ func TestForwardersCapTheConsumer(t *testing.T) {
 }
 
 func TestCheckoutBurstOverflowsTheResultsChannel(t *testing.T) {
-	r := simulateRun(incidentConfig(), load{burst: checkoutBurst, vendorMS: healthy, degraded: 0.25, slowMS: slowCalls, consumer: 50, rttMS: 1, seed: 2})
-	forEachContract(t, r, func(t *testing.T, a Analysis) {
-		wantVerdict(t, a, StageResults, KindBurst)
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Burst: analysistest.CheckoutBurst, VendorMS: healthy, Degraded: 0.25, SlowMS: slowCalls, ConsumerMS: 50, RTTMS: 1, Seed: 2})
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageResults, analysis.KindBurst)
 		v := a.Verdict
-		if v.LimitStage != StageDelivery && v.LimitStage != StageConsumer {
+		if v.LimitStage != analysis.StageDelivery && v.LimitStage != analysis.StageConsumer {
 			t.Errorf("limit stage %s, want the delivery or the consumer", v.LimitStage)
 		}
 		if v.PeakBacklog <= 4 || v.PeakBacklog > 20 {
@@ -197,10 +197,10 @@ func TestCheckoutBurstOverflowsTheResultsChannel(t *testing.T) {
 }
 
 func TestBurstIntoABigEnoughBufferIsNoBurstVerdict(t *testing.T) {
-	r := simulateRun(withCfg(func(c *SimConfig) { c.ResultsBuffer = 400 }),
-		load{burst: checkoutBurst, vendorMS: healthy, degraded: 0.25, slowMS: slowCalls, consumer: 50, rttMS: 1, seed: 2})
-	a := Analyze(r.traces(2), r.options())
-	if a.Verdict.Kind == KindBurst || fixFor(a, "RESULTS_BUFFER") != nil {
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer = 400 }),
+		analysistest.Load{Burst: analysistest.CheckoutBurst, VendorMS: healthy, Degraded: 0.25, SlowMS: slowCalls, ConsumerMS: 50, RTTMS: 1, Seed: 2})
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	if a.Verdict.Kind == analysis.KindBurst || fixFor(a, "RESULTS_BUFFER") != nil {
 		t.Errorf("verdict %s/%s, fixes %v: a 400-slot channel absorbs a 20-job burst", a.Verdict.Stage, a.Verdict.Kind, settings(a))
 	}
 }
@@ -208,11 +208,11 @@ func TestBurstIntoABigEnoughBufferIsNoBurstVerdict(t *testing.T) {
 func TestSlowVendorHoldsTheWorkers(t *testing.T) {
 	// preset slow: every call takes ~2 s, none "degraded": a timeout at the
 	// healthy p99 would cut nothing, so the work needs more workers.
-	r := simulateRun(withCfg(func(c *SimConfig) { c.Concurrency, c.Forwarders = 16, 16 }),
-		load{rate: 10, seconds: 10, mix: [3]float64{50, 0, 50}, vendorMS: [2]float64{1900, 2100}, consumer: 1, rttMS: 1, seed: 3})
-	forEachContract(t, r, func(t *testing.T, a Analysis) {
-		wantVerdict(t, a, StageWorkers, KindCapacity)
-		if a.Verdict.HeldBy != StageVendor || !strings.Contains(a.Verdict.Summary, "the workers, held by the vendor") {
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 16, 16 }),
+		analysistest.Load{Rate: 10, Seconds: 10, Mix: [3]float64{50, 0, 50}, VendorMS: [2]float64{1900, 2100}, ConsumerMS: 1, RTTMS: 1, Seed: 3})
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageWorkers, analysis.KindCapacity)
+		if a.Verdict.HeldBy != analysis.StageVendor || !strings.Contains(a.Verdict.Summary, "the workers, held by the vendor") {
 			t.Errorf("held by %q: %s", a.Verdict.HeldBy, a.Verdict.Summary)
 		}
 		if fixFor(a, "VENDOR_TIMEOUT") != nil {
@@ -233,10 +233,10 @@ func TestSlowVendorHoldsTheWorkers(t *testing.T) {
 }
 
 func TestDegradedVendorGetsATimeout(t *testing.T) {
-	r := simulateRun(withCfg(func(c *SimConfig) { c.Concurrency, c.Forwarders = 16, 16 }),
-		load{rate: 20, seconds: 10, mix: [3]float64{50, 0, 50}, vendorMS: healthy, degraded: 0.3, slowMS: slowCalls, consumer: 1, rttMS: 1, seed: 3})
-	a := Analyze(r.traces(2), r.options())
-	wantVerdict(t, a, StageWorkers, KindCapacity)
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 16, 16 }),
+		analysistest.Load{Rate: 20, Seconds: 10, Mix: [3]float64{50, 0, 50}, VendorMS: healthy, Degraded: 0.3, SlowMS: slowCalls, ConsumerMS: 1, RTTMS: 1, Seed: 3})
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	wantVerdict(t, a, analysis.StageWorkers, analysis.KindCapacity)
 	to := fixFor(a, "VENDOR_TIMEOUT")
 	if to == nil {
 		t.Fatalf("fixes %v, want VENDOR_TIMEOUT", settings(a))
@@ -248,22 +248,22 @@ func TestDegradedVendorGetsATimeout(t *testing.T) {
 		t.Errorf("predicted %.1f jobs/s, want well above the %.1f measured", to.Predicted.ThroughputPerS, a.Verdict.ThroughputPerS)
 	}
 	// Already in force: not again.
-	r2 := simulateRun(withCfg(func(c *SimConfig) { c.Concurrency, c.Forwarders, c.VendorTimeoutMS = 16, 16, 300 }),
-		load{rate: 20, seconds: 10, mix: [3]float64{50, 0, 50}, vendorMS: healthy, degraded: 0.3, slowMS: slowCalls, consumer: 1, rttMS: 1, seed: 3})
-	a2 := Analyze(r2.traces(2), r2.options())
+	r2 := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders, c.VendorTimeoutMS = 16, 16, 300 }),
+		analysistest.Load{Rate: 20, Seconds: 10, Mix: [3]float64{50, 0, 50}, VendorMS: healthy, Degraded: 0.3, SlowMS: slowCalls, ConsumerMS: 1, RTTMS: 1, Seed: 3})
+	a2 := analysis.Analyze(r2.Traces(2), r2.Options())
 	if a2.Config.VendorTimeoutMS != 300 || fixFor(a2, "VENDOR_TIMEOUT") != nil {
 		t.Errorf("timeout %v in force, fixes %v: want no VENDOR_TIMEOUT fix", a2.Config.VendorTimeoutMS, settings(a2))
 	}
 }
 
-func holLoad(seed uint64) load {
-	return load{rate: 20, seconds: 10, mix: [3]float64{82, 0, 18}, vendorMS: [2]float64{550, 650}, consumer: 1, rttMS: 1, seed: seed}
+func holLoad(seed uint64) analysistest.Load {
+	return analysistest.Load{Rate: 20, Seconds: 10, Mix: [3]float64{82, 0, 18}, VendorMS: [2]float64{550, 650}, ConsumerMS: 1, RTTMS: 1, Seed: seed}
 }
 
 func TestFastJobsBehindVendorJobsAreHeadOfLine(t *testing.T) {
-	r := simulateRun(withCfg(func(c *SimConfig) { c.ResultsBuffer = 400 }), holLoad(4))
-	forEachContract(t, r, func(t *testing.T, a Analysis) {
-		wantVerdict(t, a, StageQueue, KindHeadOfLine)
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer = 400 }), holLoad(4))
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageQueue, analysis.KindHeadOfLine)
 		if a.HeadOfLine.StuckShare < 0.05 {
 			t.Errorf("stuck share %.2f", a.HeadOfLine.StuckShare)
 		}
@@ -275,20 +275,20 @@ func TestFastJobsBehindVendorJobsAreHeadOfLine(t *testing.T) {
 		}
 	})
 	// With lanes on, the same load leaves nothing to recommend lanes for.
-	r = simulateRun(withCfg(func(c *SimConfig) { c.ResultsBuffer, c.Lanes = 400, true }), holLoad(4))
-	a := Analyze(r.traces(2), r.options())
+	r = analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer, c.Lanes = 400, true }), holLoad(4))
+	a := analysis.Analyze(r.Traces(2), r.Options())
 	if a.Config.PriorityLanes != "on" || fixFor(a, "PRIORITY_LANES") != nil {
 		t.Errorf("lanes %q, fixes %v", a.Config.PriorityLanes, settings(a))
 	}
-	if a.Verdict.Kind == KindHeadOfLine {
+	if a.Verdict.Kind == analysis.KindHeadOfLine {
 		t.Errorf("lanes on: still head-of-line: %s", a.Verdict.Summary)
 	}
 }
 
 func TestModerateLoadIsHealthy(t *testing.T) {
-	r := simulateRun(incidentConfig(), load{rate: 15, seconds: 10, mix: [3]float64{60, 20, 20}, vendorMS: healthy, consumer: 1, rttMS: 1, seed: 5})
-	forEachContract(t, r, func(t *testing.T, a Analysis) {
-		wantVerdict(t, a, StageNone, KindNone)
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Rate: 15, Seconds: 10, Mix: [3]float64{60, 20, 20}, VendorMS: healthy, ConsumerMS: 1, RTTMS: 1, Seed: 5})
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageNone, analysis.KindNone)
 		if !a.Verdict.Healthy || a.Verdict.Bottleneck || len(a.Verdict.Fixes) != 0 {
 			t.Errorf("verdict %+v", a.Verdict)
 		}
@@ -299,12 +299,12 @@ func TestModerateLoadIsHealthy(t *testing.T) {
 }
 
 // TestAppliedFixMovesTheVerdictOn closes the loop the end-to-end test
-// closes on the real stack: apply the recommended fix, run the same load
+// closes on the real stack: apply the recommended fix, analysistest.Run the same load
 // again, and the verdict moves on with throughput near the prediction.
 func TestAppliedFixMovesTheVerdictOn(t *testing.T) {
-	cfg := incidentConfig()
-	r := simulateRun(cfg, steadyAtConsumer(6))
-	a := Analyze(r.traces(2), r.options())
+	cfg := analysistest.IncidentConfig()
+	r := analysistest.Simulate(cfg, steadyAtConsumer(6))
+	a := analysis.Analyze(r.Traces(2), r.Options())
 	fx := a.Verdict.Fixes[0]
 	for _, c := range fx.Changes {
 		n, _ := strconv.Atoi(c.Value)
@@ -315,9 +315,9 @@ func TestAppliedFixMovesTheVerdictOn(t *testing.T) {
 			cfg.Forwarders = n
 		}
 	}
-	after := simulateRun(cfg, steadyAtConsumer(7))
-	b := Analyze(after.traces(2), after.options())
-	if b.Verdict.Kind == KindCapacity && b.Verdict.Stage == a.Verdict.Stage {
+	after := analysistest.Simulate(cfg, steadyAtConsumer(7))
+	b := analysis.Analyze(after.Traces(2), after.Options())
+	if b.Verdict.Kind == analysis.KindCapacity && b.Verdict.Stage == a.Verdict.Stage {
 		t.Errorf("after %v the verdict is still %s/%s", settings(a), b.Verdict.Stage, b.Verdict.Kind)
 	}
 	if got, want := b.Verdict.ThroughputPerS, fx.Predicted.ThroughputPerS; !near(got, want, 0.25) {
@@ -326,11 +326,11 @@ func TestAppliedFixMovesTheVerdictOn(t *testing.T) {
 }
 
 func TestModelFitReproducesTheMeasurement(t *testing.T) {
-	for name, r := range map[string]run{
-		"steady": simulateRun(incidentConfig(), steadyAtConsumer(8)),
-		"burst":  simulateRun(incidentConfig(), load{burst: checkoutBurst, vendorMS: healthy, consumer: 50, rttMS: 1, seed: 8}),
+	for name, r := range map[string]analysistest.Run{
+		"steady": analysistest.Simulate(analysistest.IncidentConfig(), steadyAtConsumer(8)),
+		"burst":  analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Burst: analysistest.CheckoutBurst, VendorMS: healthy, ConsumerMS: 50, RTTMS: 1, Seed: 8}),
 	} {
-		a := Analyze(r.traces(2), r.options())
+		a := analysis.Analyze(r.Traces(2), r.Options())
 		f := a.ModelFit
 		if f == nil {
 			t.Fatalf("%s: no model fit", name)
@@ -346,19 +346,19 @@ func TestModelFitReproducesTheMeasurement(t *testing.T) {
 
 func TestTruncatedWindowRatesAreOverThePartRead(t *testing.T) {
 	// 20 s at 10/s, healthy; the search returned only the newest half.
-	r := simulateRun(incidentConfig(), load{rate: 10, seconds: 20, mix: cacheOnly, consumer: 1, rttMS: 1, seed: 9})
-	all := r.traces(2)
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Rate: 10, Seconds: 20, Mix: cacheOnly, ConsumerMS: 1, RTTMS: 1, Seed: 9})
+	all := r.Traces(2)
 	newest := all[len(all)/2:]
-	o := r.options()
+	o := r.Options()
 	o.Limit = len(newest)
-	a := Analyze(newest, o)
+	a := analysis.Analyze(newest, o)
 	if !a.Period.Truncated {
 		t.Fatal("a search that returned its limit must be marked truncated")
 	}
 	if !near(a.Period.Seconds, 10, 0.1) {
 		t.Errorf("period %.1f s, want the ~10 s the newest half covers", a.Period.Seconds)
 	}
-	if adm := a.Stage(StageAdmission); !near(adm.ArrivalsPerS, 10, 0.1) {
+	if adm := a.Stage(analysis.StageAdmission); !near(adm.ArrivalsPerS, 10, 0.1) {
 		t.Errorf("arrivals %.2f/s, want 10 (not 5: the rate is over the part read)", adm.ArrivalsPerS)
 	}
 	if !slices.ContainsFunc(a.Verdict.Notes, func(n string) bool { return strings.Contains(n, "Only the newest") }) {
@@ -367,13 +367,13 @@ func TestTruncatedWindowRatesAreOverThePartRead(t *testing.T) {
 }
 
 func TestLoadStillArrivingEndsThePeriodAtTheWindow(t *testing.T) {
-	r := simulateRun(incidentConfig(), steadyAtConsumer(10))
-	r.readAtMS = 6000 // read while the load runs
-	a := Analyze(r.traces(2), r.options())
+	r := analysistest.Simulate(analysistest.IncidentConfig(), steadyAtConsumer(10))
+	r.ReadAtMS = 6000 // read while the load runs
+	a := analysis.Analyze(r.Traces(2), r.Options())
 	if a.Period.EndsAt != "window" {
 		t.Errorf("period ends at %q, want window", a.Period.EndsAt)
 	}
-	wantVerdict(t, a, StageConsumer, KindCapacity)
+	wantVerdict(t, a, analysis.StageConsumer, analysis.KindCapacity)
 	if !near(a.Verdict.ThroughputPerS, 19.6, 0.08) {
 		t.Errorf("throughput %.1f/s, want the consumer's ~19.6", a.Verdict.ThroughputPerS)
 	}
@@ -383,14 +383,14 @@ func TestLoadStillArrivingEndsThePeriodAtTheWindow(t *testing.T) {
 }
 
 func TestConfigFromAttributesOrInferred(t *testing.T) {
-	r := simulateRun(withCfg(func(c *SimConfig) { c.Concurrency, c.Forwarders = 3, 2 }), steadyAtConsumer(11))
-	v1 := Analyze(r.traces(1), r.options())
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 3, 2 }), steadyAtConsumer(11))
+	v1 := analysis.Analyze(r.Traces(1), r.Options())
 	for _, name := range []string{"workers", "forwarders", "consumer_concurrency", "queue_capacity", "submit_wait_ms"} {
 		if !v1.Config.IsInferred(name) {
 			t.Errorf("v1: %s not marked inferred (%v)", name, v1.Config.Inferred)
 		}
 	}
-	v2 := Analyze(r.traces(2), r.options())
+	v2 := analysis.Analyze(r.Traces(2), r.Options())
 	c := v2.Config
 	if c.Workers != 4 || c.QueueCapacity != 40 || c.Forwarders != 2 || c.ConsumerConcurrency != 3 || c.ResultsBufferCap != 4 {
 		t.Errorf("v2 config %+v", c)
@@ -410,8 +410,8 @@ func TestConfigFromAttributesOrInferred(t *testing.T) {
 }
 
 func TestEveryJobHasAType(t *testing.T) {
-	r := simulateRun(incidentConfig(), load{burst: checkoutBurst, vendorMS: healthy, consumer: 5, rttMS: 1, seed: 12})
-	traces := r.traces(1)
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Burst: analysistest.CheckoutBurst, VendorMS: healthy, ConsumerMS: 5, RTTMS: 1, Seed: 12})
+	traces := r.Traces(1)
 	// Strip job.type from every span: the type must come from the work.
 	for i := range traces {
 		for k := range traces[i].Spans {
@@ -422,11 +422,11 @@ func TestEveryJobHasAType(t *testing.T) {
 	// And a trace that is no job's at all.
 	traces = append(traces, jaegerapi.Trace{TraceID: "ffff", Spans: []jaegerapi.Span{{TraceID: "ffff", SpanID: "1", OperationName: "GET /healthz", ProcessID: "p1"}},
 		Processes: map[string]jaegerapi.Process{"p1": {ServiceName: "producer"}}})
-	a := Analyze(traces, r.options())
+	a := analysis.Analyze(traces, r.Options())
 	if a.Ignored != 1 || a.Jobs.Total != 20 {
 		t.Errorf("ignored %d, jobs %d; want the stray trace ignored and the 20 jobs counted", a.Ignored, a.Jobs.Total)
 	}
-	want := map[string]int{TypeCacheRead: 12, TypeDatabase: 4, TypeVendorAPI: 4}
+	want := map[string]int{analysis.TypeCacheRead: 12, analysis.TypeDatabase: 4, analysis.TypeVendorAPI: 4}
 	for typ, n := range want {
 		if a.Jobs.ByType[typ] != n {
 			t.Errorf("by type %v, want %v", a.Jobs.ByType, want)
@@ -439,8 +439,8 @@ func TestEveryJobHasAType(t *testing.T) {
 }
 
 func TestV2RootNameGivesTheTypeOfAShedJob(t *testing.T) {
-	r := simulateRun(incidentConfig(), steadyAtConsumer(13))
-	traces := r.traces(2)
+	r := analysistest.Simulate(analysistest.IncidentConfig(), steadyAtConsumer(13))
+	traces := r.Traces(2)
 	shed := 0
 	for i := range traces {
 		for k := range traces[i].Spans {
@@ -452,15 +452,15 @@ func TestV2RootNameGivesTheTypeOfAShedJob(t *testing.T) {
 			s.Tags = slices.DeleteFunc(s.Tags, func(kv jaegerapi.KeyValue) bool { return kv.Key == spans.JobType })
 		}
 	}
-	a := Analyze(traces, r.options())
-	if a.Jobs.Rejected != shed || a.Jobs.ByType[TypeCacheRead] != a.Jobs.Total {
+	a := analysis.Analyze(traces, r.Options())
+	if a.Jobs.Rejected != shed || a.Jobs.ByType[analysis.TypeCacheRead] != a.Jobs.Total {
 		t.Errorf("jobs %+v, want %d shed and every job a cache-read", a.Jobs, shed)
 	}
 }
 
 func TestTimelinesAndWorkerTime(t *testing.T) {
-	r := simulateRun(incidentConfig(), load{burst: checkoutBurst, vendorMS: healthy, degraded: 0.25, slowMS: slowCalls, consumer: 50, rttMS: 1, seed: 2})
-	a := Analyze(r.traces(2), r.options())
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Burst: analysistest.CheckoutBurst, VendorMS: healthy, Degraded: 0.25, SlowMS: slowCalls, ConsumerMS: 50, RTTMS: 1, Seed: 2})
+	a := analysis.Analyze(r.Traces(2), r.Options())
 	tl := a.Timelines
 	if len(tl.Workers) != 4 || len(tl.Forwarders) != 1 || len(tl.ConsumerSlots) != 1 {
 		t.Fatalf("rows: %d workers, %d forwarders, %d consumer slots; want 4, 1, 1", len(tl.Workers), len(tl.Forwarders), len(tl.ConsumerSlots))
@@ -469,9 +469,9 @@ func TestTimelinesAndWorkerTime(t *testing.T) {
 	for _, row := range tl.Workers {
 		for i, s := range row.Segments {
 			switch s.Kind {
-			case SegmentWork:
+			case analysis.SegmentWork:
 				work++
-			case SegmentBlocked:
+			case analysis.SegmentBlocked:
 				blocked++
 			}
 			if i > 0 && s.Start.Before(row.Segments[i-1].End) {
@@ -492,8 +492,8 @@ func TestTimelinesAndWorkerTime(t *testing.T) {
 }
 
 func TestAnalysisJSONNames(t *testing.T) {
-	r := simulateRun(incidentConfig(), steadyAtConsumer(14))
-	a := Analyze(r.traces(2), r.options())
+	r := analysistest.Simulate(analysistest.IncidentConfig(), steadyAtConsumer(14))
+	a := analysis.Analyze(r.Traces(2), r.Options())
 	b, err := json.Marshal(a)
 	if err != nil {
 		t.Fatal(err)
@@ -527,14 +527,14 @@ func TestAnalysisJSONNames(t *testing.T) {
 	for _, s := range doc["stages"].([]any) {
 		names = append(names, s.(map[string]any)["name"].(string))
 	}
-	if !slices.Equal(names, StageNames) {
-		t.Errorf("stages %v, want %v in pipeline order", names, StageNames)
+	if !slices.Equal(names, analysis.StageNames) {
+		t.Errorf("stages %v, want %v in pipeline order", names, analysis.StageNames)
 	}
 }
 
 func TestNoTracesNoVerdict(t *testing.T) {
-	a := Analyze(nil, Options{})
-	if a.Verdict.Kind != KindNone || a.Verdict.Stage != StageNone || len(a.Verdict.Fixes) != 0 {
+	a := analysis.Analyze(nil, analysis.Options{})
+	if a.Verdict.Kind != analysis.KindNone || a.Verdict.Stage != analysis.StageNone || len(a.Verdict.Fixes) != 0 {
 		t.Errorf("verdict %+v", a.Verdict)
 	}
 }
@@ -544,20 +544,20 @@ func TestNoTracesNoVerdict(t *testing.T) {
 func BenchmarkAnalyze(b *testing.B) {
 	for _, tc := range []struct {
 		name string
-		cfg  SimConfig
-		l    load
+		cfg  analysis.SimConfig
+		l    analysistest.Load
 	}{
-		{"consumer", incidentConfig(), load{rate: 100, seconds: 10, mix: cacheOnly, consumer: 50, rttMS: 1, seed: 1}},
-		{"burst", incidentConfig(), load{burst: checkoutBurst, every: 0, times: 1, vendorMS: healthy, degraded: 0.2, slowMS: slowCalls, consumer: 50, rttMS: 1, seed: 1}},
-		{"mixed", withCfg(func(c *SimConfig) { c.ResultsBuffer = 400 }), load{rate: 100, seconds: 10, mix: [3]float64{60, 20, 20}, vendorMS: healthy, degraded: 0.2, slowMS: slowCalls, consumer: 5, rttMS: 1, seed: 1}},
+		{"consumer", analysistest.IncidentConfig(), analysistest.Load{Rate: 100, Seconds: 10, Mix: cacheOnly, ConsumerMS: 50, RTTMS: 1, Seed: 1}},
+		{"burst", analysistest.IncidentConfig(), analysistest.Load{Burst: analysistest.CheckoutBurst, Every: 0, Times: 1, VendorMS: healthy, Degraded: 0.2, SlowMS: slowCalls, ConsumerMS: 50, RTTMS: 1, Seed: 1}},
+		{"mixed", withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer = 400 }), analysistest.Load{Rate: 100, Seconds: 10, Mix: [3]float64{60, 20, 20}, VendorMS: healthy, Degraded: 0.2, SlowMS: slowCalls, ConsumerMS: 5, RTTMS: 1, Seed: 1}},
 	} {
-		r := simulateRun(tc.cfg, tc.l)
-		traces := r.traces(2)
-		o := r.options()
+		r := analysistest.Simulate(tc.cfg, tc.l)
+		traces := r.Traces(2)
+		o := r.Options()
 		b.Run(fmt.Sprintf("%s/%d-traces", tc.name, len(traces)), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				Analyze(traces, o)
+				analysis.Analyze(traces, o)
 			}
 		})
 	}

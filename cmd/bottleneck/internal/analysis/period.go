@@ -56,9 +56,16 @@ func coveredPeriod(jobs []Job, horizon int64, submitWaitMS float64, o *Options) 
 	slices.Sort(arrivals)
 	first, last := arrivals[0], arrivals[len(arrivals)-1]
 
+	// The window's end says whether load was still arriving when it
+	// closed; a window that ends before the arrivals it returned (the
+	// clocks of the report and the services disagree) says nothing.
+	windowEnd := int64(0)
+	if !o.WindowEnd.IsZero() && o.WindowEnd.UnixMicro() >= last-stillArrivingGap.Microseconds() {
+		windowEnd = o.WindowEnd.UnixMicro()
+	}
 	edge := horizon
-	if !o.WindowEnd.IsZero() {
-		edge = min(edge, o.WindowEnd.UnixMicro())
+	if windowEnd != 0 {
+		edge = min(edge, windowEnd)
 	}
 	edge = max(edge, first)
 	var gap int64
@@ -68,7 +75,7 @@ func coveredPeriod(jobs []Job, horizon int64, submitWaitMS float64, o *Options) 
 	// A job's first span to end is its Submit call, which waits up to
 	// SUBMIT_WAIT for room: the arrivals seen lag that much behind.
 	lag := max(stillArrivingGap.Microseconds(), 3*gap, int64(submitWaitMS*1e3)+stillArrivingGap.Microseconds()/2)
-	if last >= edge-lag && !o.WindowEnd.IsZero() {
+	if last >= edge-lag && windowEnd != 0 {
 		p.EndsAt = "window"
 		p.End = time.UnixMicro(edge)
 	} else {
