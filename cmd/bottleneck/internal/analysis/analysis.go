@@ -49,8 +49,9 @@ type Thresholds struct {
 	// MinSustained is how long arrivals must go on for load to count as
 	// sustained rather than a burst.
 	MinSustained time.Duration
-	// BlockedSignificant is the share of the workers' busy time blocked
-	// sending that shows the results channel overflowed.
+	// BlockedSignificant is the share of the workers' time (all of it,
+	// busy or not) blocked sending that shows the results channel
+	// overflowed.
 	BlockedSignificant float64
 	// WorstCases is how many stuck fast jobs to list.
 	WorstCases int

@@ -75,7 +75,9 @@ func coveredPeriod(jobs []Job, horizon int64, submitWaitMS float64, o *Options) 
 	// A job's first span to end is its Submit call, which waits up to
 	// SUBMIT_WAIT for room: the arrivals seen lag that much behind.
 	lag := max(stillArrivingGap.Microseconds(), 3*gap, int64(submitWaitMS*1e3)+stillArrivingGap.Microseconds()/2)
-	if last >= edge-lag && windowEnd != 0 {
+	// And a burst that drained as the window closed is not load still
+	// arriving: the arrivals must cover most of the time read.
+	if windowEnd != 0 && last >= edge-lag && 2*(last-first) >= edge-first {
 		p.EndsAt = "window"
 		p.End = time.UnixMicro(edge)
 	} else {

@@ -51,8 +51,11 @@ type SimResult struct {
 	ThroughputPerS               float64
 	RejectedPerS                 float64
 	FastP50MS, FastP99MS         float64 // fast jobs, arrival → handled by the consumer
-	// BlockedShare is blocked / (working + blocked) of the workers.
-	BlockedShare float64
+	// BlockedShare is blocked / (working + blocked) of the workers;
+	// BlockedOfWorkers is blocked / (workers × the measured time): how
+	// much of the workers' capacity blocking took.
+	BlockedShare     float64
+	BlockedOfWorkers float64
 	// PeakResults is the most results waiting in the results channel at
 	// once (overflow included); PeakQueue the most jobs in the job queue.
 	PeakResults, PeakQueue int
@@ -519,6 +522,9 @@ func (s *sim) result(record bool) SimResult {
 	r.FastP50MS, r.FastP99MS = percentile(fast, 0.5), percentile(fast, 0.99)
 	if busy := working + blocked; busy > 0 {
 		r.BlockedShare = blocked / busy
+	}
+	if span := to - from; span > 0 {
+		r.BlockedOfWorkers = blocked / (float64(s.cfg.Workers) * span)
 	}
 	r.PeakResults, r.PeakQueue = s.peakRes, s.peakQueue
 	if record {

@@ -80,6 +80,7 @@ type measures struct {
 	accepted          int
 	rejected          int
 	delivered         float64 // handled by the consumer per second
+	rejectedPerS      float64
 	workMS            map[string][]float64
 	workAvg           float64 // mean work per job (ms)
 	vendorShare       float64 // share of the workers' work spent in vendor calls
@@ -91,71 +92,72 @@ type measures struct {
 
 func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, measures) {
 	m := measures{T: max(p.Seconds, 1e-3), workMS: map[string][]float64{}}
-	in := p.contains
-	perS := func(n int) float64 { return float64(n) / m.T }
 	end := p.to()
+	rate := eventRate(p)
 
 	var (
 		admWait, queueWait, resultsWait, chanWait, deliverS, consumerWait []float64
 		work, vendor, process                                             []float64
-		nAcc, nDeq, nWorkEnd, nSend, nTaken, nDeliverEnd, nArrive, nDone  int
-		nRej, nBlocked, nVendorCalls                                      int
-		lateArrivals                                                      int
+		arrive, accept, reject, enq, deq, workEnd, send, taken           []int64
+		delivered, consumerIn, done, vendorCalls                         []int64
+		nBlocked, lateArrivals                                            int
 		vendorWorkMS, allWorkMS                                           float64
 	)
-	arrStart := p.from()
-	lateFrom := arrStart + int64(p.ArrivalSeconds*1e6/2)
+	lateFrom := p.from() + int64(p.ArrivalSeconds*1e6/2)
 	for i := range jobs {
 		j := &jobs[i]
-		if in(j.Arrival) {
+		if p.contains(j.Arrival) {
 			m.arrivals++
+			arrive = append(arrive, j.Arrival)
 			if j.Arrival >= lateFrom {
 				lateArrivals++
 			}
 			switch j.Outcome {
 			case OutcomeRejected:
-				nRej++
+				m.rejected++
+				reject = append(reject, cmpNonZero(j.Answered, j.Arrival))
 			case OutcomeLost, OutcomeAbandoned:
 			default:
 				m.accepted++
+				if j.Submitted > 0 {
+					accept = append(accept, j.Submitted)
+				}
 			}
 			if j.Answered > 0 {
 				admWait = append(admWait, msBetween(j.Arrival, cmpNonZero(j.Submitted, j.Answered)))
 			}
 		}
-		if j.Accepted > 0 && in(j.Accepted) {
-			nAcc++
-			queueWait = append(queueWait, msBetween(j.Accepted, orEnd(j.Dequeued, end)))
+		if j.Accepted > 0 {
+			enq = append(enq, j.Accepted)
+			queueWait = append(queueWait, msBetween(j.Accepted, orEnd(j.Dequeued, max(end, j.Accepted))))
 		}
-		if j.Dequeued > 0 && in(j.Dequeued) {
-			nDeq++
+		if j.Dequeued > 0 {
+			deq = append(deq, j.Dequeued)
 		}
-		if j.WorkStart > 0 && in(j.WorkStart) && j.WorkEnd > 0 {
+		if j.WorkStart > 0 && j.WorkEnd > 0 {
 			w := j.WorkMS()
 			work = append(work, w)
 			m.workMS[j.Type] = append(m.workMS[j.Type], w)
 			allWorkMS += w
 			if j.HasVendor {
-				nVendorCalls++
+				vendorCalls = append(vendorCalls, j.WorkStart)
 				vendor = append(vendor, j.VendorMS)
 				vendorWorkMS += j.VendorMS
 			}
+			workEnd = append(workEnd, j.WorkEnd)
 		}
-		if j.WorkEnd > 0 && in(j.WorkEnd) {
-			nWorkEnd++
-		}
-		if j.SendStart > 0 && in(j.SendStart) {
-			nSend++
+		if j.SendStart > 0 {
+			send = append(send, j.SendStart)
 			if j.Blocked {
 				nBlocked++
 			}
-			resultsWait = append(resultsWait, msBetween(j.SendStart, orEnd(j.Taken, end)))
+			resultsWait = append(resultsWait, msBetween(j.SendStart, orEnd(j.Taken, max(end, j.SendStart))))
 			if j.SendEnd > 0 {
-				chanWait = append(chanWait, msBetween(j.SendEnd, orEnd(j.Taken, end)))
+				chanWait = append(chanWait, msBetween(j.SendEnd, orEnd(j.Taken, max(end, j.SendEnd))))
 			}
 		}
-		if j.Taken > 0 && in(j.Taken) {
-			nTaken++
+		if j.Taken > 0 {
+			taken = append(taken, j.Taken)
 			if j.DeliverEnd > 0 {
 				s := max(0, j.DeliverMS()-j.ConsumerWait)
 				deliverS = append(deliverS, s)
@@ -164,42 +166,43 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 				}
 			}
 		}
-		if j.DeliverEnd > 0 && in(j.DeliverEnd) {
-			nDeliverEnd++
+		if j.DeliverEnd > 0 {
+			delivered = append(delivered, j.DeliverEnd)
 		}
-		if j.ConsumerArrive > 0 && in(j.ConsumerArrive) {
-			nArrive++
+		if j.ConsumerArrive > 0 {
+			consumerIn = append(consumerIn, j.ConsumerArrive)
 			if j.Start > 0 {
 				consumerWait = append(consumerWait, j.ConsumerWait)
 			} else {
-				consumerWait = append(consumerWait, msBetween(j.ConsumerArrive, end))
+				consumerWait = append(consumerWait, msBetween(j.ConsumerArrive, max(end, j.ConsumerArrive)))
 			}
 			if j.Done > 0 {
 				process = append(process, j.ProcessMS())
 			}
 		}
-		if j.Done > 0 && in(j.Done) {
-			nDone++
+		if j.Done > 0 {
+			done = append(done, j.Done)
 		}
 	}
-	m.rejected = nRej
+	nSend := len(send)
 	m.offered = float64(m.arrivals) / p.ArrivalSeconds
 	m.offLate = float64(lateArrivals) / (p.ArrivalSeconds / 2)
-	m.delivered = perS(nDone)
+	m.delivered = rate(done)
 	m.processMS = process
 	if allWorkMS > 0 {
 		m.vendorShare = vendorWorkMS / allWorkMS
 	}
 	if len(work) > 0 {
-		m.vendorJobShare = float64(nVendorCalls) / float64(len(work))
+		m.vendorJobShare = float64(len(vendorCalls)) / float64(len(work))
 	}
+	m.rejectedPerS = rate(reject)
 
 	st := make([]Stage, 0, len(StageNames))
 
-	adm := Stage{Name: StageAdmission, Kind: KindGate, ArrivalsPerS: perS(m.arrivals), CompletionsPerS: perS(m.accepted),
-		RejectedPerS: perS(nRej), Samples: len(admWait)}
+	adm := Stage{Name: StageAdmission, Kind: KindGate, ArrivalsPerS: rate(arrive), CompletionsPerS: rate(accept),
+		RejectedPerS: m.rejectedPerS, Samples: len(admWait)}
 	if m.arrivals > 0 {
-		adm.Utilization = float64(nRej) / float64(m.arrivals)
+		adm.Utilization = float64(m.rejected) / float64(m.arrivals)
 	}
 	adm.WaitMSAvg = mean(admWait)
 	adm.QueueLenAvg = adm.ArrivalsPerS * adm.WaitMSAvg / 1e3
@@ -209,7 +212,7 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	if c.LanesOn() {
 		lanes = 2
 	}
-	q := Stage{Name: StageQueue, Kind: KindBuffer, ArrivalsPerS: perS(nAcc), CompletionsPerS: perS(nDeq),
+	q := Stage{Name: StageQueue, Kind: KindBuffer, ArrivalsPerS: rate(enq), CompletionsPerS: rate(deq),
 		Slots: c.QueueCapacity * lanes, Samples: len(queueWait), Inferred: c.IsInferred("queue_capacity"), Visits: 1}
 	q.Servers = q.Slots
 	q.WaitMSAvg = mean(queueWait)
@@ -217,7 +220,7 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	q.Utilization = q.QueueLenAvg / float64(q.Slots)
 	st = append(st, q)
 
-	w := Stage{Name: StageWorkers, Kind: KindServer, ArrivalsPerS: perS(nDeq), CompletionsPerS: perS(nWorkEnd),
+	w := Stage{Name: StageWorkers, Kind: KindServer, ArrivalsPerS: rate(deq), CompletionsPerS: rate(workEnd),
 		Servers: c.Workers, Samples: len(work), Inferred: c.IsInferred("workers"), Visits: 1,
 		WaitMSAvg: q.WaitMSAvg, QueueLenAvg: q.QueueLenAvg}
 	ws := summarize(work)
@@ -235,7 +238,7 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	if c.LanesOn() {
 		vendorServers = max(1, c.Workers-1)
 	}
-	v := Stage{Name: StageVendor, Kind: KindServer, ArrivalsPerS: perS(nVendorCalls), CompletionsPerS: perS(nVendorCalls),
+	v := Stage{Name: StageVendor, Kind: KindServer, ArrivalsPerS: rate(vendorCalls), CompletionsPerS: rate(vendorCalls),
 		Servers: vendorServers, Samples: len(vendor), Inferred: w.Inferred, Visits: m.vendorJobShare}
 	vs := summarize(vendor)
 	v.ServiceMSAvg, v.ServiceMSP99 = vs.AvgMS, vs.P99MS
@@ -249,7 +252,7 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	if c.LanesOn() {
 		resultLanes = 2
 	}
-	r := Stage{Name: StageResults, Kind: KindBuffer, ArrivalsPerS: perS(nSend), CompletionsPerS: perS(nTaken),
+	r := Stage{Name: StageResults, Kind: KindBuffer, ArrivalsPerS: rate(send), CompletionsPerS: rate(taken),
 		Slots: c.ResultsBufferCap * resultLanes, Samples: len(resultsWait), Visits: 1}
 	r.Servers = r.Slots
 	r.WaitMSAvg = mean(resultsWait)
@@ -260,7 +263,7 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	}
 	st = append(st, r)
 
-	d := Stage{Name: StageDelivery, Kind: KindServer, ArrivalsPerS: perS(nTaken), CompletionsPerS: perS(nDeliverEnd),
+	d := Stage{Name: StageDelivery, Kind: KindServer, ArrivalsPerS: rate(taken), CompletionsPerS: rate(delivered),
 		Servers: c.Forwarders, Samples: len(deliverS), Inferred: c.IsInferred("forwarders"), Visits: 1,
 		WaitMSAvg: r.WaitMSAvg, QueueLenAvg: r.QueueLenAvg}
 	ds := summarize(deliverS)
@@ -271,7 +274,7 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	}
 	st = append(st, d)
 
-	k := Stage{Name: StageConsumer, Kind: KindServer, ArrivalsPerS: perS(nArrive), CompletionsPerS: perS(nDone),
+	k := Stage{Name: StageConsumer, Kind: KindServer, ArrivalsPerS: rate(consumerIn), CompletionsPerS: rate(done),
 		Servers: c.ConsumerConcurrency, Samples: len(process), Inferred: c.IsInferred("consumer_concurrency"), Visits: 1}
 	ps := summarize(append([]float64(nil), process...))
 	k.ServiceMSAvg, k.ServiceMSP99 = ps.AvgMS, ps.P99MS
@@ -291,6 +294,41 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 // workersCapacity is the jobs/s c workers complete at the measured mix:
 // c / mean work; with priority lanes at most c-1 of them hold vendor jobs,
 // which caps the vendor jobs' share too.
+// eventRate returns how a stage's rate is measured from the times of its
+// events (of the jobs read). When the period ends at the last completion,
+// every event of every job read lies in it: count over the period. When
+// load was still arriving as the window closed, the jobs read are those
+// that arrived in the window, and a stage that comes later sees their
+// events shifted by its delay: the ones before it belong to jobs that
+// arrived before the window and were not read. The stage's own rate is
+// then its events over the time they span (a FIFO stage handles the jobs
+// of the window one after another, no other in between).
+func eventRate(p Period) func([]int64) float64 {
+	T := max(p.Seconds, 1e-3)
+	return func(ev []int64) float64 {
+		if p.EndsAt != "window" || len(ev) < minSpanEvents {
+			n := 0
+			for _, t := range ev {
+				if p.contains(t) {
+					n++
+				}
+			}
+			return float64(n) / T
+		}
+		lo, hi := ev[0], ev[0]
+		for _, t := range ev {
+			lo, hi = min(lo, t), max(hi, t)
+		}
+		if hi <= lo {
+			return float64(len(ev)) / T
+		}
+		return float64(len(ev)-1) / (float64(hi-lo) / 1e6)
+	}
+}
+
+// minSpanEvents is the fewest events whose span gives a rate.
+const minSpanEvents = 10
+
 func workersCapacity(workers int, lanes bool, m measures) float64 {
 	if m.workAvg <= 0 {
 		return 0

@@ -75,9 +75,9 @@ func FormatMS(ms float64) string {
 // most: 0.52, 19.8, 100, 1250.
 func FormatRate(r float64) string {
 	switch {
-	case r >= 100:
+	case r >= 99.95:
 		return strconv.FormatFloat(r, 'f', 0, 64)
-	case r >= 10:
+	case r >= 9.995:
 		return strconv.FormatFloat(r, 'f', 1, 64)
 	}
 	return strconv.FormatFloat(r, 'f', 2, 64)

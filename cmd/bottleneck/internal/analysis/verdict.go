@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"time"
 )
 
 // Kinds of verdict.
@@ -63,7 +62,7 @@ func judge(a *Analysis, m *measures, o *Options) {
 	v := &a.Verdict
 	v.Fixes, v.Symptoms, v.Notes = []Fix{}, []string{}, []string{}
 	v.ThroughputPerS = m.delivered
-	v.ShedPerS = float64(m.rejected) / m.T
+	v.ShedPerS = m.rejectedPerS
 	v.Sustained = a.Period.ArrivalSeconds >= th.MinSustained.Seconds() && m.arrivals >= 10 && m.offLate >= 0.5*m.offered
 	if v.Sustained {
 		v.OfferedPerS = m.offered
@@ -89,7 +88,7 @@ func judge(a *Analysis, m *measures, o *Options) {
 		v.Sustained && a.Stage(StageAdmission).Utilization >= 0.05 && v.LimitStage != "":
 		v.Kind, v.Stage = KindCapacity, named
 	default:
-		if stage, peak := burstAt(a, m, th); stage != "" {
+		if stage, peak := burstAt(a, m, th, base); stage != "" {
 			v.Kind, v.Stage, v.PeakBacklog = KindBurst, stage, peak
 			if in.ok {
 				// What the buffer would have held had it been big enough:
@@ -159,46 +158,44 @@ func attribute(a *Analysis, limit string, m *measures) string {
 	return StageDelivery
 }
 
-// burstAt finds a burst a buffer could not absorb: more arrived at it in
-// a short while than the stages after it could take, so it filled, and the
+// burstAt finds a burst a buffer could not absorb: more arrived in a short
+// while than the stages after the buffer could take, so it filled, and the
 // overflow shows (blocked sends for the results channel, shed submissions
-// for the job queue). It returns the buffer and the backlog it would have
-// had to hold.
-func burstAt(a *Analysis, m *measures, th Thresholds) (string, int) {
+// for the job queue). It looks at the arrivals, not at when results were
+// ready: a stall downstream also bunches results up, but that is a dip in
+// capacity, not a burst. It returns the buffer and the backlog a fluid
+// model of it puts there (the simulation refines it).
+func burstAt(a *Analysis, m *measures, th Thresholds, sim *SimResult) (string, int) {
 	jobs := a.JobList
+	var arrivals []int64
+	for i := range jobs {
+		if a.Period.contains(jobs[i].Arrival) {
+			arrivals = append(arrivals, jobs[i].Arrival)
+		}
+	}
 	if !a.Config.Nonblocking() {
 		res := a.Stage(StageResults)
-		sends, blocked := 0, 0
-		var blockedMS float64
-		var ready []int64
+		blocked := 0
 		for i := range jobs {
-			j := &jobs[i]
-			if j.SendStart == 0 || !a.Period.contains(j.SendStart) {
-				continue
-			}
-			ready = append(ready, j.SendStart)
-			sends++
-			if j.Blocked {
+			if jobs[i].Blocked {
 				blocked++
-				blockedMS += j.SendBlockMS
 			}
 		}
 		downstream := minPositive(a.Stage(StageDelivery).CapacityPerS, a.Stage(StageConsumer).CapacityPerS)
-		evident := blocked >= 2 && float64(blocked) >= 0.05*float64(sends) &&
-			blockedMS/float64(max(blocked, 1)) >= msOf(th.StuckMinWait)/4
+		// Blocking that took a real part of the workers' time (not of
+		// their busy time: with 3 ms jobs, a few short blocks are most of
+		// that), and that the replay of the window's arrivals reproduces:
+		// blocking it doesn't came from something else (a stall
+		// downstream, CPU contention).
+		evident := blocked >= 2 && a.WorkerTime.BlockedShare >= th.BlockedSignificant &&
+			(sim == nil || sim.BlockedOfWorkers >= th.BlockedSignificant/2)
 		if evident && downstream > 0 {
-			if peak := fluidPeak(ready, downstream); peak > float64(res.Slots) {
+			if peak := fluidPeak(arrivals, downstream); peak > float64(res.Slots) {
 				return StageResults, int(math.Ceil(peak))
 			}
 		}
 	}
-	if m.rejected > 0 {
-		var arrivals []int64
-		for i := range jobs {
-			if a.Period.contains(jobs[i].Arrival) {
-				arrivals = append(arrivals, jobs[i].Arrival)
-			}
-		}
+	if m.rejected > 0 && (sim == nil || sim.Rejected > 0) {
 		q := a.Stage(StageQueue)
 		if mu := a.Stage(StageWorkers).CapacityPerS; mu > 0 {
 			if peak := fluidPeak(arrivals, mu); peak > float64(q.Slots) {
@@ -446,6 +443,10 @@ func notes(a *Analysis, m *measures) []string {
 			out = append(out, line+".")
 		}
 	}
+	if f := a.ModelFit; f != nil && f.FastP99Error < -0.5 && f.MeasuredFastP99MS-f.SimulatedFastP99MS >= 100 {
+		out = append(out, fmt.Sprintf("Fast jobs' p99 was %s, but the simulation of these arrivals and service times gives %s: something the model does not see slowed the pipeline at times (CPU contention, a pause, a stall downstream); predictions of p99 are optimistic here.",
+			FormatMS(f.MeasuredFastP99MS), FormatMS(f.SimulatedFastP99MS)))
+	}
 	if s := a.Stage(v.Stage); s != nil && s.Inferred && s.Kind == KindServer {
 		what := map[string]string{StageWorkers: "workers (distinct worker.id)", StageDelivery: "forwarders (most deliveries at once)",
 			StageConsumer: "consumer concurrency (most results handled at once)"}[v.Stage]
@@ -471,7 +472,6 @@ func formatRatio(r float64) string {
 	return strconv.FormatFloat(r, 'f', 1, 64) + "x"
 }
 
-func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func modelFit(a *Analysis, m *measures, in *simInput, r SimResult) *ModelFit {
 	f := &ModelFit{Method: "replay", SimulatedJobs: len(in.workload.Jobs),

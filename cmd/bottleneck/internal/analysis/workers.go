@@ -36,6 +36,12 @@ type WorkerUse struct {
 
 func workerTime(jobs []Job, p Period, workers int) WorkerTime {
 	from, to := p.from(), p.to()
+	if p.EndsAt == "window" {
+		// The jobs read are those that arrived in the window; the workers'
+		// time on them spans from the first taken to the last handed over
+		// (see eventRate).
+		from, to = spanOfWork(jobs, from, to)
+	}
 	clip := func(a, b int64) float64 {
 		a, b = max(a, from), min(b, to)
 		if b <= a {
@@ -65,7 +71,7 @@ func workerTime(jobs []Job, p Period, workers int) WorkerTime {
 			}
 		}
 	}
-	periodMS := p.Seconds * 1e3
+	periodMS := float64(to-from) / 1e3
 	wt := WorkerTime{Workers: max(workers, len(per))}
 	var working, blocked float64
 	for _, u := range per {
@@ -87,6 +93,24 @@ func workerTime(jobs []Job, p Period, workers int) WorkerTime {
 		wt.BlockedOfBusy = blocked / busy
 	}
 	return wt
+}
+
+func spanOfWork(jobs []Job, from, to int64) (int64, int64) {
+	lo, hi := int64(0), int64(0)
+	for i := range jobs {
+		j := &jobs[i]
+		if j.WorkStart == 0 {
+			continue
+		}
+		if lo == 0 || j.WorkStart < lo {
+			lo = j.WorkStart
+		}
+		hi = max(hi, j.WorkEnd, j.SendEnd)
+	}
+	if hi <= lo {
+		return from, to
+	}
+	return lo, hi
 }
 
 // CompareIDs orders "2" before "10" and numbers before names.

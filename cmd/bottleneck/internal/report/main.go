@@ -94,6 +94,7 @@ func Collect(ctx context.Context, c *jaegerapi.Client, m Meta) (Findings, error)
 type options struct {
 	jaeger, ui string
 	since      time.Duration
+	window     string // FROM..TO instead of since
 	limit      int
 	json       bool
 	compare    [2]string // empty unless --compare A B
@@ -125,7 +126,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now time.
 	}
 
 	if opts.compare[0] == "" {
-		f, err := Collect(ctx, client, meta(LastWindow(opts.since, now)))
+		w := LastWindow(opts.since, now)
+		if opts.window != "" {
+			if w, err = ParseWindow(opts.window, now); err != nil {
+				return usageError(stderr, err)
+			}
+		}
+		f, err := Collect(ctx, client, meta(w))
 		if err != nil {
 			return fail(stderr, err)
 		}
@@ -162,6 +169,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (options, int, bool) {
 	fs.StringVar(&o.jaeger, "jaeger", defaultJaeger, "Jaeger query `URL`")
 	fs.StringVar(&o.ui, "ui", "", "base `URL` for trace links (default: --jaeger); set it when the report runs where Jaeger has another name, e.g. in compose")
 	fs.DurationVar(&o.since, "since", defaultSince, "read the traces of the last `duration`")
+	fs.StringVar(&o.window, "window", "", "read the traces of the window `FROM..TO` instead (the forms of --compare)")
 	fs.IntVar(&o.limit, "limit", defaultLimit, "read at most `n` traces per window (the newest)")
 	fs.BoolVar(&o.json, "json", false, "print the findings as JSON")
 	fs.StringVar(&o.compare[0], "compare", "", "compare window `A` with window B (the next argument): FROM..TO, each side a duration ago (10m, 0 or now) or an RFC3339 time")
@@ -220,6 +228,8 @@ Flags:
 		return o, usageError(stderr, fmt.Errorf("--limit must be positive, got %d", o.limit)), false
 	case o.timeout <= 0:
 		return o, usageError(stderr, fmt.Errorf("--timeout must be positive, got %s", o.timeout)), false
+	case o.window != "" && o.compare[0] != "":
+		return o, usageError(stderr, errors.New("--window and --compare don't go together: --compare takes its two windows")), false
 	case o.color != "auto" && o.color != "always" && o.color != "never":
 		return o, usageError(stderr, fmt.Errorf("--color must be auto, always or never, got %q", o.color)), false
 	}

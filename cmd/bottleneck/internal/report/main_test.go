@@ -281,6 +281,9 @@ func TestMainUsage(t *testing.T) {
 		{"--compare", "10m..5m"},
 		{"--compare", "5m..10m", "0..now"},
 		{"--compare", "10m..5m", "5m..0", "more"},
+		{"--window", "5m"},
+		{"--window", "5m..10m"},
+		{"--window", "10m..5m", "--compare", "10m..5m", "5m..0"},
 		{"--jaeger", "localhost:16686"},
 	} {
 		code, out, errOut := runReport(t, false, args...)
@@ -305,5 +308,21 @@ func TestMainInterrupted(t *testing.T) {
 	code := run(ctx, []string{"--jaeger", j.URL}, &out, &errOut, testNow, false)
 	if code != ExitError || errOut.String() != "bottleneck report: interrupted\n" {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestMainWindow(t *testing.T) {
+	j := serveTraces(t, incident())
+	code, out, errOut := runReport(t, false, "--jaeger", j.URL, "--window", "10m..5m", "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var f Findings
+	if err := json.Unmarshal([]byte(out), &f); err != nil {
+		t.Fatal(err)
+	}
+	q := j.queries[0]
+	if f.Window.Label != "10m..5m" || q.Get("end") != strconv.FormatInt(testNow.Add(-5*time.Minute).UnixMicro(), 10) {
+		t.Errorf("window %+v, query end %s", f.Window, q.Get("end"))
 	}
 }

@@ -208,14 +208,16 @@ func writeFixes(w io.Writer, f *Findings, st style) {
 	if len(v.Fixes) == 0 {
 		para("   ", "Nothing to fix in this window.")
 	}
-	for i, fx := range v.Fixes {
+	n := 0
+	for _, fx := range v.Fixes {
 		var settings []string
 		for _, c := range fx.Changes {
 			settings = append(settings, c.Service+" "+c.Setting+"="+c.Value)
 		}
-		head := fmt.Sprintf("   %d. ", i+1)
-		if fx.Alternative {
-			head = "      or "
+		head := "      or "
+		if !fx.Alternative {
+			n++
+			head = fmt.Sprintf("   %d. ", n)
 		}
 		p("%s%s\n", head, st.yellow(strings.Join(settings, " + ")))
 		para("      ", fx.Why+".")
