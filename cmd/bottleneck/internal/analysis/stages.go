@@ -98,8 +98,8 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	var (
 		admWait, queueWait, resultsWait, chanWait, deliverS, consumerWait []float64
 		work, vendor, process                                             []float64
-		arrive, accept, reject, enq, deq, workEnd, send, taken           []int64
-		delivered, consumerIn, done, vendorCalls                         []int64
+		arrive, accept, reject, enq, deq, workEnd, send, taken            []int64
+		delivered, consumerIn, done, vendorCalls                          []int64
 		nBlocked, lateArrivals                                            int
 		vendorWorkMS, allWorkMS                                           float64
 	)

@@ -472,7 +472,6 @@ func formatRatio(r float64) string {
 	return strconv.FormatFloat(r, 'f', 1, 64) + "x"
 }
 
-
 func modelFit(a *Analysis, m *measures, in *simInput, r SimResult) *ModelFit {
 	f := &ModelFit{Method: "replay", SimulatedJobs: len(in.workload.Jobs),
 		MeasuredThroughputPerS: m.delivered, SimulatedThroughputPerS: r.ThroughputPerS,
