@@ -205,6 +205,33 @@ func TestBurstIntoABigEnoughBufferIsNoBurstVerdict(t *testing.T) {
 	}
 }
 
+func TestBurstOverflowsTheJobQueue(t *testing.T) {
+	// 60 database jobs at once into a 10-slot queue with no submit wait:
+	// the workers can't take them fast enough, the queue sheds the rest.
+	burst := make([]string, 60)
+	for i := range burst {
+		burst[i] = analysis.TypeDatabase
+	}
+	cfg := withCfg(func(c *analysis.SimConfig) { c.QueueSize, c.SubmitWaitMS, c.Concurrency, c.Forwarders = 10, 0, 8, 8 })
+	r := analysistest.Simulate(cfg, analysistest.Load{Burst: burst, ConsumerMS: 1, RTTMS: 1, Seed: 15})
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageQueue, analysis.KindBurst)
+		if a.Jobs.Rejected == 0 || a.Jobs.Failed != 0 {
+			t.Errorf("jobs %+v: want shed submissions, no failures", a.Jobs)
+		}
+		q := fixFor(a, "QUEUE_SIZE")
+		if q == nil {
+			t.Fatalf("fixes %v, want QUEUE_SIZE", settings(a))
+		}
+		if n, _ := strconv.Atoi(q.Value); n < a.Verdict.PeakBacklog || n <= 10 {
+			t.Errorf("QUEUE_SIZE=%s for a peak backlog of %d", q.Value, a.Verdict.PeakBacklog)
+		}
+		if q.Predicted.RejectedPerS != 0 {
+			t.Errorf("the recommended queue still sheds %.1f jobs/s in the simulation", q.Predicted.RejectedPerS)
+		}
+	})
+}
+
 func TestSlowVendorHoldsTheWorkers(t *testing.T) {
 	// preset slow: every call takes ~2 s, none "degraded": a timeout at the
 	// healthy p99 would cut nothing, so the work needs more workers.
