@@ -226,6 +226,9 @@ func writeFixes(w io.Writer, f *Findings, st style) {
 		if pr.FastP99MS > 0 {
 			pred += fmt.Sprintf(", fast jobs' p99 %s", formatMS(pr.FastP99MS))
 		}
+		if now := f.WorkerTime.BlockedOfBusy; now >= 0.01 && pr.Method != "capacity model" {
+			pred += fmt.Sprintf(", workers blocked %s of their busy time (now %s)", formatShare(pr.BlockedShare), formatShare(now))
+		}
 		if pr.BottleneckStage != "" && pr.CapacityPerS > 0 {
 			pred += fmt.Sprintf("; the limit then is the %s at %s/s", pr.BottleneckStage, formatRate(pr.CapacityPerS))
 		}
