@@ -409,6 +409,31 @@ func TestLoadStillArrivingEndsThePeriodAtTheWindow(t *testing.T) {
 	}
 }
 
+func TestAConsumerThatStoppedIsNamed(t *testing.T) {
+	// The consumer never answers: nothing is handled, and the capacity of
+	// nothing can be measured. The report must not call that healthy.
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Rate: 20, Seconds: 6, Mix: cacheOnly, ConsumerMS: 1e9, RTTMS: 1, Seed: 16})
+	r.ReadAtMS = 6000
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		// v2's results.channel.wait shows a forwarder took a result; in v1
+		// a delivery in progress leaves no span: the delivery is named.
+		want := analysis.StageConsumer
+		if a.Contract == "v1" {
+			want = analysis.StageDelivery
+		}
+		wantVerdict(t, a, want, analysis.KindCapacity)
+		if !strings.HasPrefix(a.Verdict.Summary, "Nothing was handled") || a.Verdict.Healthy {
+			t.Errorf("verdict %+v", a.Verdict)
+		}
+	})
+	// A vendor outage: every vendor call hangs, the workers hold them.
+	r = analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 8, 8 }),
+		analysistest.Load{Rate: 20, Seconds: 6, Mix: [3]float64{0, 0, 100}, VendorMS: [2]float64{10000, 10000}, ConsumerMS: 1, RTTMS: 1, Seed: 17})
+	r.ReadAtMS = 6000
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	wantVerdict(t, a, analysis.StageWorkers, analysis.KindCapacity)
+}
+
 func TestConfigFromAttributesOrInferred(t *testing.T) {
 	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 3, 2 }), steadyAtConsumer(11))
 	v1 := analysis.Analyze(r.Traces(1), r.Options())

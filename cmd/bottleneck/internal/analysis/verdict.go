@@ -84,6 +84,14 @@ func judge(a *Analysis, m *measures, o *Options) {
 	case a.Jobs.Total == 0 || m.arrivals == 0:
 		v.Kind, v.Stage = KindNone, StageNone
 		v.Summary = "No jobs in the traces read: nothing to judge."
+	case m.delivered == 0 && a.Jobs.InFlight >= max(3, m.arrivals/10):
+		// Nothing came out: a stage has stopped (a vendor outage, a
+		// consumer that doesn't answer), and its capacity can't be
+		// measured from work that never ended. Name where the jobs are.
+		stage, held := stalledAt(a.JobList)
+		v.Kind, v.Stage = KindCapacity, stage
+		v.Summary = fmt.Sprintf("Nothing was handled in the %s read: %d jobs are held up behind %s (%d of them there), which has stopped or is far slower than the window shows.",
+			formatSeconds(a.Period.Seconds), a.Jobs.InFlight, stageName(stage), held)
 	case v.Sustained && v.CapacityPerS > 0 && min(m.offered, m.offLate) >= th.Saturation*v.CapacityPerS,
 		v.Sustained && a.Stage(StageAdmission).Utilization >= 0.05 && v.LimitStage != "":
 		v.Kind, v.Stage = KindCapacity, named
@@ -121,6 +129,35 @@ func judge(a *Analysis, m *measures, o *Options) {
 	v.Symptoms = symptoms(a, v.Stage)
 	v.Notes = append(v.Notes, notes(a, m)...)
 	v.Fixes = recommend(a, m, &in, base, o)
+}
+
+// stalledAt is the stage the jobs in flight are held up by: with
+// backpressure they pile up upstream of it, so it is the furthest stage
+// downstream that holds one, from the last part of each job that ended (a
+// job taken by a forwarder waits for the consumer; one done with its work
+// for a forwarder; one accepted, for a worker).
+func stalledAt(jobs []Job) (string, int) {
+	count := map[string]int{}
+	for i := range jobs {
+		j := &jobs[i]
+		if j.Outcome != OutcomeInFlight {
+			continue
+		}
+		switch {
+		case j.Taken > 0:
+			count[StageConsumer]++
+		case j.WorkEnd > 0:
+			count[StageDelivery]++
+		default:
+			count[StageWorkers]++
+		}
+	}
+	for _, s := range []string{StageConsumer, StageDelivery} {
+		if count[s] > 0 {
+			return s, count[s]
+		}
+	}
+	return StageWorkers, count[StageWorkers]
 }
 
 // serverStages are the stages that can limit throughput: the vendor is a
