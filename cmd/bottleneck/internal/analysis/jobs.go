@@ -136,7 +136,6 @@ type seenConfig struct {
 	sendMode, lane                                        latest[string]
 	workerIDs                                             map[string]struct{}
 	maxQueueDepth                                         int
-	resultLanes                                           map[string]struct{}
 }
 
 type latest[T any] struct {
@@ -176,7 +175,7 @@ func extract(traces []jaegerapi.Trace) *extraction {
 	x := &extraction{
 		ops:     make(map[string][]float64, len(operations)),
 		presets: map[string]int{},
-		seen:    seenConfig{workerIDs: map[string]struct{}{}, resultLanes: map[string]struct{}{}},
+		seen:    seenConfig{workerIDs: map[string]struct{}{}},
 	}
 	x.jobs = make([]Job, 0, len(traces))
 	for i := range traces {
@@ -216,7 +215,7 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 		s := &tr.Spans[i]
 		x.horizon = max(x.horizon, s.End())
 		name := s.OperationName
-		if _, ok := x.ops[name]; ok || isOperation(name) {
+		if isOperation[name] {
 			x.ops[name] = append(x.ops[name], s.DurationMS())
 		}
 		if j.ID == "" {
@@ -297,9 +296,6 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 			}
 			if m := s.TagString(spans.ResultSendMode); m != "" {
 				x.seen.sendMode.see(s.StartTime, m)
-			}
-			if l := s.TagString(spans.ResultsLane); l != "" {
-				x.seen.resultLanes[l] = struct{}{}
 			}
 		case spans.ResultsChannelWait:
 			j.Contract = 2
@@ -439,14 +435,13 @@ func (x *extraction) seeConcurrency(s *jaegerapi.Span) {
 	}
 }
 
-func isOperation(name string) bool {
+var isOperation = func() map[string]bool {
+	m := make(map[string]bool, len(operations))
 	for _, op := range operations {
-		if op == name {
-			return true
-		}
+		m[op] = true
 	}
-	return false
-}
+	return m
+}()
 
 // submitOutcome reads what the pool answered one Submit: submit.outcome in
 // contract v2; in v1, the span's error status ("ResourceExhausted: job
