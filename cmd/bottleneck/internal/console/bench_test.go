@@ -70,3 +70,22 @@ func BenchmarkDecodeTrace(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDiagnose is the analysis behind the verdict over the last 30 s
+// of a 1,000-trace window (about 500 traces), as the console reruns it at
+// most every 3 s.
+func BenchmarkDiagnose(b *testing.B) {
+	now := time.Now()
+	s := snapshotWith1000(now)
+	in := make([]jaegerapi.Trace, 0, len(s.Traces))
+	for _, t := range s.Traces {
+		if t.Spans[0].StartTime >= now.Add(-30*time.Second).UnixMicro() {
+			in = append(in, *t)
+		}
+	}
+	d := DefaultDiagnoser()
+	b.ReportMetric(float64(len(in)), "traces")
+	for b.Loop() {
+		d.Diagnose(in, now.Add(-30*time.Second), now)
+	}
+}

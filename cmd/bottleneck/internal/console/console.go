@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/console/collect"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/console/controls"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/console/diagnose"
@@ -111,7 +112,7 @@ func Start(ctx context.Context, o Options) (*Console, error) {
 		o.Interval = def.Interval
 	}
 	if o.Diagnoser == nil {
-		o.Diagnoser = DefaultDiagnoser()
+		o.Diagnoser = diagnose.Model{SimBudget: simBudget, Admin: analysis.AdminURLs{Workers: o.Workers, Consumer: o.Consumer}}
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -169,8 +170,14 @@ func (c *Console) URL() string { return "http://" + c.listener.Addr().String() }
 // Collector is the console's collector (tests poll it).
 func (c *Console) Collector() *collect.Collector { return c.collector }
 
-// DefaultDiagnoser is the analysis the console shows.
-func DefaultDiagnoser() diagnose.Diagnoser { return diagnose.ReportRules{} }
+// DefaultDiagnoser is the analysis the console shows: the capacity model,
+// with a simulation small enough to rerun every few seconds.
+func DefaultDiagnoser() diagnose.Diagnoser { return diagnose.Model{SimBudget: simBudget} }
+
+// simBudget bounds the arrivals the model's simulation replays per run
+// (the report's default is 4,000): the console reruns it every few
+// seconds, on a 30 s window.
+const simBudget = 1500
 
 // current returns the page rendered for the latest poll, rendering it
 // first if no request has yet.

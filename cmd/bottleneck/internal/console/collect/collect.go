@@ -318,9 +318,7 @@ func (c *Collector) checkUI(ctx context.Context, now time.Time) {
 
 // IsPlaceholder reports whether a Jaeger home page is the placeholder the
 // build without UI assets serves.
-func IsPlaceholder(page string) bool {
-	return strings.Contains(page, "not the Jaeger UI") || strings.Contains(page, "placeholder for the Jaeger UI")
-}
+func IsPlaceholder(page string) bool { return jaegerapi.IsPlaceholderPage(page) }
 
 // rates compares the newest sample with the oldest one kept.
 func rates(h []sample) (Rates, map[string]float64) {
