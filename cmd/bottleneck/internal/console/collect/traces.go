@@ -39,17 +39,21 @@ type Stream struct {
 // and the "handled" stream reads the whole trace once.
 const StreamHandedOff = "handed off"
 
-// DefaultStreams find each job's trace twice at most: once its worker has
-// handed the result off (the worker timeline needs no more), again when
-// the consumer has handled it (the whole story), plus the jobs the
-// producer gave up on or the pool refused, which never reach the workers'
-// result.send.
+// DefaultStreams find each job's trace once its consumer has handled it
+// (the whole story), or already when its worker handed the result off
+// (when results may wait long in the channel: see StreamHandedOff), plus
+// the jobs that never reach the consumer: shed at admission, or given up
+// (their root's job.outcome says so). Jaeger's search cannot select spans
+// by error status through this API (a string "true" never matches), so
+// the outcomes are searched by their attribute.
 func DefaultStreams() []Stream {
 	return []Stream{
 		{Name: StreamHandedOff, Service: "workers", Operation: spans.ResultSend, Lag: 2 * time.Second},
 		{Name: "handled", Service: "consumer", Operation: spans.ResultProcess, Lag: 3 * time.Second},
-		// Rare, and only the analysis reads them: every 5 s is enough.
-		{Name: "errors", Service: "producer", Tags: map[string]string{"error": "true"}, Lag: 2 * time.Second, Every: 5 * time.Second},
+		// Rare, and only the analysis reads them: every 5 s is enough. A
+		// lost job's root ends only when the producer gives up on it.
+		{Name: "shed", Service: "producer", Tags: map[string]string{spans.JobOutcome: spans.OutcomeRejected}, Lag: 2 * time.Second, Every: 5 * time.Second},
+		{Name: "lost", Service: "producer", Tags: map[string]string{spans.JobOutcome: spans.OutcomeLost}, Lag: 20 * time.Second, Every: 5 * time.Second},
 	}
 }
 
