@@ -178,8 +178,9 @@ func countJS(kind string, fromMS int64) string {
 
 // TestConsoleInBrowser is the console's end-to-end check in a real
 // browser against the real stack: a row per worker, red segments after a
-// default burst, the buffer fix applied by a click and no new red segment
-// after the next burst, a preset clicked, and a vendor job's trace view.
+// default burst, a stage highlighted with fixes offered, the buffer fix
+// applied by a click and no new red segment after the next burst, a
+// preset clicked, and a vendor job's trace view.
 func TestConsoleInBrowser(t *testing.T) {
 	ctx := browser(t)
 	url := startConsole(t)
@@ -207,25 +208,30 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("no red (blocked) segment after a burst with the defaults: %v", err)
 	}
 
-	// The verdict offers the buffer fix; clicking it changes the workers'
+	// The capacity model names a stage (highlighted) and offers fixes;
+	// the incident's buffer fix is one click, and it changes the workers'
 	// config through the admin API.
+	if err := chromedp.Do(ctx,
+		pageTrue(`document.querySelector(".stage.hot") !== null && document.querySelector("button.fix-btn[data-fix]") !== null`),
+	); err != nil {
+		t.Fatalf("after a default burst the page highlights no stage or offers no fix: %v", err)
+	}
 	restore := map[string]any{"results_buffer": cfg["results_buffer"]}
 	t.Cleanup(func() {
 		if status, body := call(t, http.MethodPut, sys.URL(stack.Workers)+"/admin/config", restore, nil); status != http.StatusOK {
 			t.Errorf("restoring results_buffer: %d %s", status, body)
 		}
 	})
-	fix := `button[data-fix][data-setting^="RESULTS_BUFFER="]`
 	if err := chromedp.Do(ctx,
-		chromedp.WaitVisible(chromedp.CSS(fix)),
-		chromedp.Click(chromedp.CSS(fix)),
+		chromedp.WaitVisible(chromedp.ID("quick-buffer")),
+		chromedp.Click(chromedp.ID("quick-buffer")),
 		pageTrue(`document.getElementById("message").classList.contains("ok") && document.getElementById("message").textContent.includes("done")`),
 	); err != nil {
 		t.Fatalf("clicking the buffer fix: %v", err)
 	}
 	after := workersConfig(t)
-	if got := int(after["results_buffer"].(float64)); got <= workers {
-		t.Fatalf("after clicking the fix, GET /admin/config results_buffer = %d, want more than %d", got, workers)
+	if got := int(after["results_buffer"].(float64)); got != 100*workers {
+		t.Fatalf("after clicking the buffer fix, GET /admin/config results_buffer = %d, want %d (WORKERS*100)", got, 100*workers)
 	}
 	fixed := time.Now()
 

@@ -145,6 +145,15 @@ type Settings struct {
 	Mix           string
 	LastBurst     string
 	ResultsBuffer int
+	// Quick are the incident write-up's fixes, one click each (the same
+	// as `bottleneck up --fix`), marked when already in force.
+	Quick []QuickFix
+}
+
+// QuickFix is one of the incident's fixes on the workers.
+type QuickFix struct {
+	ID, Label, Body string
+	InForce         bool
 }
 
 // Build turns a snapshot into the page's data.
@@ -415,6 +424,13 @@ func settings(s *collect.Snapshot) Settings {
 	if s.Workers != nil {
 		c := s.Workers.Config
 		st.Workers = &c
+		buffer := 100 * c.Workers
+		st.Quick = []QuickFix{
+			{ID: "quick-buffer", Label: fmt.Sprintf("results buffer ×100 (%d)", buffer), Body: fmt.Sprintf(`{"results_buffer":%d}`, buffer), InForce: c.ResultsBuffer >= buffer},
+			{ID: "quick-nonblocking", Label: "non-blocking send", Body: `{"result_send":"nonblocking"}`, InForce: c.ResultSend == "nonblocking"},
+			{ID: "quick-lanes", Label: "priority lanes", Body: `{"priority_lanes":"on"}`, InForce: c.PriorityLanes == "on"},
+			{ID: "quick-timeout", Label: "vendor timeout 300ms", Body: `{"vendor_timeout":"300ms"}`, InForce: c.VendorTimeout != "0" && c.VendorTimeout != ""},
+		}
 	}
 	if s.Consumer != nil {
 		st.Concurrency = s.Consumer.Config.Concurrency
