@@ -461,3 +461,22 @@ func TestCapacityModelScenarioMatrix(t *testing.T) {
 		}
 	})
 }
+
+// quiesce waits until the stack has nothing in flight: no job the producer
+// still waits to see confirmed (it would re-submit it after RETRY_AFTER,
+// into the next test's counts) and an idle pipeline. Tests that count
+// deltas of the services' counters start with it.
+func quiesce(t *testing.T) {
+	t.Helper()
+	waitUntil(t, time.Minute, "the producer to have no unconfirmed job and the pipeline to be idle", func() bool {
+		var p struct {
+			Delivery struct {
+				Outstanding int `json:"outstanding"`
+			} `json:"delivery"`
+		}
+		if status, body := call(t, http.MethodGet, sys.URL(stack.Producer)+"/stats", nil, &p); status != http.StatusOK {
+			t.Fatalf("producer /stats: %d %s", status, body)
+		}
+		return p.Delivery.Outstanding == 0 && pipelineIdle(t)
+	})
+}
