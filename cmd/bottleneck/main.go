@@ -1,5 +1,6 @@
-// Command bottleneck runs hidden-bottleneck without Docker (`up`) and names
-// the bottleneck from Jaeger's traces (`report`).
+// Command bottleneck runs hidden-bottleneck without Docker (`up`), names
+// the bottleneck from Jaeger's traces (`report`) and measures a plan of
+// configurations side by side (`experiment`).
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/report"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/up"
 )
@@ -19,6 +21,9 @@ const usage = `bottleneck: run hidden-bottleneck natively and read what its trac
 Usage:
   bottleneck up [flags]       start Jaeger and the four services; Ctrl-C stops them
   bottleneck report [flags]   name the bottleneck from the traces in Jaeger
+  bottleneck experiment [flags]
+                              measure a plan of configurations side by side: the
+                              incident's story, every step, on your machine
 
 Run "bottleneck <command> --help" for a command's flags.
 `
@@ -39,6 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return up.Main(ctx, args[1:], stdout, stderr)
 	case "report":
 		return report.Main(ctx, args[1:], stdout, stderr)
+	case "experiment":
+		return experiment.Main(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

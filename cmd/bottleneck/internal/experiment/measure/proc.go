@@ -9,6 +9,11 @@ type ProcSample struct {
 	HasCPU  bool
 	RSS     uint64 // bytes
 	PeakRSS uint64 // bytes, since the process started
+	// Wait is how long the process's threads were ready to run but waited
+	// for a CPU (Linux schedstat): a starved process runs slower than its
+	// configuration allows.
+	Wait    time.Duration
+	HasWait bool
 }
 
 // MachineSample is the machine's CPU time so far, all CPUs together.

@@ -30,11 +30,49 @@ func ReadProc(pid int) (ProcSample, error) {
 		return ProcSample{}, err
 	}
 	s := ProcSample{CPU: cpu, HasCPU: true}
+	s.Wait, s.HasWait = readWait(pid)
 	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
 		s.RSS, _ = parseStatusKB(status, "VmRSS")
 		s.PeakRSS, _ = parseStatusKB(status, "VmHWM")
 	}
 	return s, nil
+}
+
+// readWait sums the run-queue wait of every thread of pid from
+// /proc/<pid>/task/*/schedstat ("on-cpu-ns wait-ns timeslices"). Threads
+// that exited since an earlier reading take their wait with them, so a
+// difference of two readings may undercount, never overcount by much.
+func readWait(pid int) (time.Duration, bool) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, false
+	}
+	var total time.Duration
+	ok := false
+	for _, t := range tasks {
+		data, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		if w, err := parseSchedstatWait(data); err == nil {
+			total += w
+			ok = true
+		}
+	}
+	return total, ok
+}
+
+func parseSchedstatWait(data []byte) (time.Duration, error) {
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		return 0, errors.New("schedstat: want at least 2 fields")
+	}
+	ns, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("schedstat: %w", err)
+	}
+	return time.Duration(ns), nil
 }
 
 // parseProcStatCPU reads utime + stime from "pid (comm) state ppid ...".

@@ -205,7 +205,11 @@ type Harness struct {
 	MachineBusyPercent *float64 `json:"machine_busy_percent"`
 	// StackCPUPercent is the CPU of the services and Jaeger; ExperimentCPUPercent
 	// the experiment's own; OtherCPUPercent everything else on the machine.
-	StackCPUPercent      *float64 `json:"stack_cpu_percent"`
+	StackCPUPercent *float64 `json:"stack_cpu_percent"`
+	// StackCPUWaitPercent is the share of the time the stack's processes
+	// were ready to run that they spent waiting for a CPU (Linux
+	// schedstat; own stack only): high means the machine starved them.
+	StackCPUWaitPercent  *float64 `json:"stack_cpu_wait_percent"`
 	ExperimentCPUPercent *float64 `json:"experiment_cpu_percent"`
 	OtherCPUPercent      *float64 `json:"other_cpu_percent"`
 	// BehindPerS are jobs per second the producer owed but could not

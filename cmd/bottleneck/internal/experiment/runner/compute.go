@@ -20,6 +20,9 @@ const (
 	// otherLimit: other processes using this much of the machine are
 	// worth saying.
 	otherLimit = 20.0
+	// waitLimit: the stack's processes waiting this share of their
+	// runnable time for a CPU were slowed down by the machine.
+	waitLimit = 25.0
 )
 
 // measurement fills a row's numbers from the snapshots at the window's
@@ -33,7 +36,14 @@ func measurement(row *result.Row, w plan.Workload, a, b measure.Snapshot, cpus i
 	}
 	rate := func(x, y uint64) *float64 { return result.F(round(float64(int64(y)-int64(x))/secs, 2)) }
 	ac, bc := a.Counters, b.Counters
-	row.OfferedPerS = rate(ac.Offered(), bc.Offered())
+	if w.Steady != nil {
+		// Steady submissions run concurrently, so counting their outcomes
+		// would miss those still in flight: count what was generated.
+		gen := func(c measure.Counters) uint64 { return c.Producer.Steady.Generated + c.Producer.Steady.SkippedBehind }
+		row.OfferedPerS = rate(gen(ac), gen(bc))
+	} else {
+		row.OfferedPerS = rate(ac.Offered(), bc.Offered())
+	}
 	row.DeliveredPerS = rate(ac.Consumer.Handled, bc.Consumer.Handled)
 	row.FailedPerS = rate(ac.FailedHandled(), bc.FailedHandled())
 	refused := rate(sumMap(ac.Producer.Rejected), sumMap(bc.Producer.Rejected))
@@ -56,8 +66,8 @@ func measurement(row *result.Row, w plan.Workload, a, b measure.Snapshot, cpus i
 	}
 
 	row.Processes = map[string]result.Process{}
-	var stackCPU time.Duration
-	stackKnown := true
+	var stackCPU, stackWait time.Duration
+	stackKnown, waitKnown := true, len(b.Procs) > 0
 	for name, pb := range b.Procs {
 		pa, ok := a.Procs[name]
 		var p result.Process
@@ -68,6 +78,11 @@ func measurement(row *result.Row, w plan.Workload, a, b measure.Snapshot, cpus i
 		} else {
 			stackKnown = false
 		}
+		if ok && pa.HasWait && pb.HasWait {
+			stackWait += max(pb.Wait-pa.Wait, 0)
+		} else {
+			waitKnown = false
+		}
 		if pb.RSS > 0 {
 			p.RSSMB = result.F(round(float64(pb.RSS)/(1<<20), 1))
 		}
@@ -76,7 +91,11 @@ func measurement(row *result.Row, w plan.Workload, a, b measure.Snapshot, cpus i
 		}
 		row.Processes[name] = p
 	}
-	harness(row, w, a, b, secs, cpus, stackCPU, stackKnown && len(b.Procs) > 0)
+	stackKnown = stackKnown && len(b.Procs) > 0
+	if stackKnown && waitKnown && stackCPU+stackWait > 0 {
+		row.Harness.StackCPUWaitPercent = result.F(round(100*stackWait.Seconds()/(stackCPU+stackWait).Seconds(), 1))
+	}
+	harness(row, w, a, b, secs, cpus, stackCPU, stackKnown)
 }
 
 // harness says whether the machine rather than the system limited the row.
@@ -117,14 +136,20 @@ func harness(row *result.Row, w plan.Workload, a, b measure.Snapshot, secs float
 			if stackKnown {
 				h.OtherCPUPercent = result.F(round(math.Max(busy-ours, 0), 1))
 			}
-			if busy >= busyLimit {
+			use := fmt.Sprintf("the machine's CPUs were %.0f%% busy", busy)
+			if h.StackCPUPercent != nil && h.OtherCPUPercent != nil {
+				use += fmt.Sprintf(" (the stack %.0f%%, other processes %.0f%%)", *h.StackCPUPercent, *h.OtherCPUPercent)
+			}
+			switch wait := h.StackCPUWaitPercent; {
+			case wait != nil && *wait >= waitLimit:
 				h.Limited = true
-				msg := fmt.Sprintf("the machine's CPUs were %.0f%% busy", busy)
-				if h.StackCPUPercent != nil && h.OtherCPUPercent != nil {
-					msg += fmt.Sprintf(" (the stack %.0f%%, other processes %.0f%%)", *h.StackCPUPercent, *h.OtherCPUPercent)
-				}
-				h.Warnings = append(h.Warnings, msg+": the row's numbers may be the machine's limit, not the configuration's")
-			} else if h.OtherCPUPercent != nil && *h.OtherCPUPercent >= otherLimit {
+				h.Warnings = append(h.Warnings, fmt.Sprintf("the stack's processes waited for a CPU %.0f%% of the time they were ready to run; %s: the machine, not the configuration, limited this row", *wait, use))
+			case wait == nil && busy >= busyLimit:
+				// Without the stack's own wait times (a --target stack),
+				// a saturated machine is the best sign there is.
+				h.Limited = true
+				h.Warnings = append(h.Warnings, use+": the machine, not the configuration, may have limited this row")
+			case h.OtherCPUPercent != nil && *h.OtherCPUPercent >= otherLimit:
 				h.Warnings = append(h.Warnings, fmt.Sprintf("other processes used %.0f%% of the machine's CPUs during the row", *h.OtherCPUPercent))
 			}
 		}

@@ -35,6 +35,7 @@ type rates struct {
 	blockedShare                                      float64 // of worker time
 	workers                                           int
 	workersCPU                                        float64 // cores
+	workersWait                                       float64 // cores' worth of waiting for a CPU
 	machineBusy                                       float64 // share of all CPUs
 	spansLost                                         float64
 }
@@ -53,6 +54,7 @@ type fakeSystem struct {
 	since    time.Time
 	counters measure.Counters
 	cpu      time.Duration
+	wait     time.Duration
 	busy     time.Duration
 	total    time.Duration
 	lost     float64
@@ -87,6 +89,7 @@ func (f *fakeSystem) advance() {
 	add(&c.Producer.Rejected, "cache-read", r.refused)
 	c.Producer.Steady.SkippedBacklog += uint64(r.shed*secs + 0.5)
 	c.Producer.Steady.SkippedBehind += uint64(r.behind*secs + 0.5)
+	c.Producer.Steady.Generated += uint64((r.offered-r.behind)*secs + 0.5)
 	c.Consumer.Handled += uint64(r.delivered*secs + 0.5)
 	if c.Consumer.ByType == nil {
 		c.Consumer.ByType = map[string]struct {
@@ -105,6 +108,7 @@ func (f *fakeSystem) advance() {
 	f.lost += r.spansLost * secs
 	c.Producer.Tracing.Dropped = uint64(f.lost + 0.5)
 	f.cpu += time.Duration(r.workersCPU * secs * float64(time.Second))
+	f.wait += time.Duration(r.workersWait * secs * float64(time.Second))
 	f.busy += time.Duration(r.machineBusy * 2 * secs * float64(time.Second))
 	f.total += time.Duration(2 * secs * float64(time.Second))
 }
@@ -136,7 +140,7 @@ func (f *fakeSystem) Snapshot(context.Context) (measure.Snapshot, error) {
 	s := measure.Snapshot{
 		At:       f.clock.Now(),
 		Counters: f.counters,
-		Procs:    map[string]measure.ProcSample{"workers": {CPU: f.cpu, HasCPU: true, RSS: 50 << 20, PeakRSS: 60 << 20}},
+		Procs:    map[string]measure.ProcSample{"workers": {CPU: f.cpu, HasCPU: true, Wait: f.wait, HasWait: true, RSS: 50 << 20, PeakRSS: 60 << 20}},
 		Machine:  &measure.MachineSample{Busy: f.busy, Total: f.total},
 		Self:     &self,
 	}
@@ -282,6 +286,7 @@ func TestRunnerMeasuresEveryRowInOrder(t *testing.T) {
 	check("fast p50", prod.Fast.P50MS, 900)
 	check("fast p99", prod.Fast.P99MS, 2500)
 	check("machine busy", prod.Harness.MachineBusyPercent, 10)
+	check("stack CPU wait", prod.Harness.StackCPUWaitPercent, 0)
 	if prod.MeasuredSeconds != 10 || prod.WarmupSeconds != 2 || prod.Fast.Samples != 3 || prod.Fast.Handled == nil || *prod.Fast.Handled != 160 {
 		t.Errorf("measured %gs after %gs, %d samples of %v handled", prod.MeasuredSeconds, prod.WarmupSeconds, prod.Fast.Samples, prod.Fast.Handled)
 	}
@@ -459,7 +464,7 @@ func TestRunnerSaysWhenTheHarnessLimitedARow(t *testing.T) {
 	model := sys.model
 	sys.model = func(env settings.Env) rates {
 		m := model(env)
-		m.behind, m.machineBusy, m.spansLost = 10, 0.95, 3
+		m.behind, m.machineBusy, m.spansLost, m.workersWait = 10, 0.95, 3, 0.05
 		return m
 	}
 	rows, _ := r.Run(context.Background(), p)
@@ -467,7 +472,7 @@ func TestRunnerSaysWhenTheHarnessLimitedARow(t *testing.T) {
 	want := []string{
 		"the producer generated 90 of the planned 100 jobs/s",
 		"30 spans were lost",
-		"the machine's CPUs were 95% busy (the stack 2%, other processes 92%)",
+		"the stack's processes waited for a CPU 50% of the time they were ready to run; the machine's CPUs were 95% busy (the stack 2%, other processes 92%)",
 	}
 	if !h.Limited || len(h.Warnings) != len(want) {
 		t.Fatalf("harness %+v", h)
