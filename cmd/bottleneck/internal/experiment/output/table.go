@@ -17,6 +17,11 @@ func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 func (t *table) write(b *strings.Builder, indent string) {
 	widths := make([]int, len(t.header))
 	for _, r := range append([][]string{t.header}, t.rows...) {
+		if len(r) < len(t.header) && len(r) > 1 {
+			// A short row's cells run free after the first column.
+			widths[0] = max(widths[0], utf8.RuneCountInString(r[0]))
+			continue
+		}
 		for i, c := range r {
 			if i < len(widths) {
 				widths[i] = max(widths[i], utf8.RuneCountInString(c))
@@ -24,6 +29,11 @@ func (t *table) write(b *strings.Builder, indent string) {
 		}
 	}
 	line := func(cells []string) {
+		if len(cells) < len(t.header) && len(cells) > 1 {
+			first := cells[0] + strings.Repeat(" ", widths[0]-utf8.RuneCountInString(cells[0]))
+			b.WriteString(indent + first + "  " + strings.Join(cells[1:], "  ") + "\n")
+			return
+		}
 		var l strings.Builder
 		l.WriteString(indent)
 		for i, w := range widths {

@@ -47,7 +47,8 @@ func mainTable(b *strings.Builder, run *result.Run) {
 	}
 }
 
-// resultsTable is the main table, for the terminal and the page alike.
+// resultsTable is the main table, for the terminal and the page alike. A
+// row the machine may have limited has its delivered rate starred.
 func resultsTable(run *result.Run) (*table, bool) {
 	t := &table{
 		header: []string{"row", "offered/s", "delivered/s", "rejected/s", "fast p50", "fast p99", "blocked", "bottleneck"},
@@ -55,18 +56,31 @@ func resultsTable(run *result.Run) (*table, bool) {
 	}
 	limited := false
 	for _, r := range run.Rows {
+		limited = limited || (status(r) == "" && r.Harness.Limited)
+	}
+	for _, r := range run.Rows {
 		if s := status(r); s != "" {
-			t.add(r.Name, s)
+			t.add(r.Name, s+": "+shorten(r.Error, 80))
 			continue
 		}
 		delivered := Rate(r.DeliveredPerS)
-		if r.Harness.Limited {
-			delivered, limited = delivered+"*", true
+		switch {
+		case r.Harness.Limited:
+			delivered += "*"
+		case limited:
+			delivered += " " // keeps the decimal points in line
 		}
 		t.add(r.Name, Rate(r.OfferedPerS), delivered, Rate(r.RejectedPerS), Millis(r.Fast.P50MS), Millis(r.Fast.P99MS),
 			Percent(r.Blocked.Share), Bottleneck(r.Bottleneck))
 	}
 	return t, limited
+}
+
+func shorten(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }
 
 // dashboards is the second table: the "standard metrics" that looked fine.

@@ -122,16 +122,20 @@ type Target struct {
 
 	// DrainTimeout bounds the wait for an empty pipeline between rows.
 	DrainTimeout time.Duration
+	// BoostAfter is how long a drain waits before it speeds up the consumer.
+	BoostAfter time.Duration
 	// SpanDelay is how long spans take to reach Jaeger: the services'
 	// batch timeout (1s) plus Jaeger's own.
 	SpanDelay time.Duration
+	// Poll is how often a drain reads /stats.
+	Poll time.Duration
 }
 
 // NewTarget connects to a running stack and records its settings.
 func NewTarget(ctx context.Context, t Targets) (*Target, error) {
 	a := &admin{http: newHTTPClient(), producer: t.Producer, workers: t.Workers, vendor: t.VendorMock, consumer: t.Consumer}
 	tg := &Target{
-		urls: t, admin: a, DrainTimeout: 2 * time.Minute, SpanDelay: 1500 * time.Millisecond,
+		urls: t, admin: a, DrainTimeout: 2 * time.Minute, BoostAfter: time.Second, SpanDelay: 1500 * time.Millisecond, Poll: 200 * time.Millisecond,
 		stats: &measure.StatsClient{URLs: measure.StatsURLs{Producer: t.Producer, Workers: t.Workers, VendorMock: t.VendorMock, Consumer: t.Consumer}, HTTP: a.http},
 		local: isLocal(t.Producer) && isLocal(t.Workers) && isLocal(t.VendorMock) && isLocal(t.Consumer),
 	}
@@ -247,10 +251,10 @@ func (t *Target) drain(ctx context.Context) error {
 				return nil
 			}
 			last = what
-		} else {
+		} else if ctx.Err() == nil {
 			last = err.Error()
 		}
-		if !boosted && time.Since(start) > time.Second {
+		if !boosted && time.Since(start) >= t.BoostAfter {
 			boosted = true
 			_ = t.admin.do(ctx, http.MethodPut, t.urls.Consumer+"/admin/config", map[string]any{"process_delay": "0", "concurrency": 64}, nil)
 			_ = t.admin.do(ctx, http.MethodPut, t.urls.Workers+"/admin/config", map[string]any{"forwarders": 64}, nil)
@@ -261,7 +265,7 @@ func (t *Target) drain(ctx context.Context) error {
 				return fmt.Errorf("the pipeline did not empty within %s between rows: %s", t.DrainTimeout, last)
 			}
 			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(t.Poll):
 		}
 	}
 }
