@@ -68,11 +68,8 @@ type Config struct {
 	VendorURL    string
 	ConsumerAddr string
 
-	// Workers and QueueSize are fixed for the life of the process.
-	Workers   int
-	QueueSize int // resolved: QUEUE_SIZE=0 becomes Workers*10
-
-	// Live holds what /admin/config may change at run time.
+	// Live holds what /admin/config may change at run time, the pool's
+	// size included.
 	Live Live
 
 	// LOG_LEVEL, LOG_FORMAT, PPROF_ADDR, SHUTDOWN_TIMEOUT.
@@ -80,9 +77,16 @@ type Config struct {
 }
 
 // Live is the part of the configuration that can change while the service
-// runs: the four fixes, the submit wait, the forwarders and the simulated
-// latencies.
+// runs: the pool's size (workers and job queue), the four fixes, the submit
+// wait, the forwarders and the simulated latencies.
+//
+// The two settings whose zero derives from WORKERS (QUEUE_SIZE=0 is
+// WORKERS*10, RESULTS_BUFFER=0 is WORKERS) are resolved once, when they are
+// set; a later change of Workers moves neither, so resizing the pool never
+// resizes a buffer behind the operator's back.
 type Live struct {
+	Workers          int // worker goroutines
+	QueueSize        int // job queue slots (per lane); resolved: 0 becomes Workers*10
 	SubmitWait       time.Duration
 	ResultsBuffer    int    // resolved: RESULTS_BUFFER=0 becomes Workers
 	ResultSend       string // SendBlocking or SendNonblocking
@@ -98,6 +102,12 @@ type Live struct {
 // the admin field.
 func (l Live) Validate() error {
 	var errs []error
+	if l.Workers < 1 || l.Workers > MaxWorkers {
+		errs = append(errs, fmt.Errorf("workers: %d is out of range 1..%d", l.Workers, MaxWorkers))
+	}
+	if l.QueueSize < 1 || l.QueueSize > MaxQueueSize {
+		errs = append(errs, fmt.Errorf("queue_size: %d is out of range 1..%d", l.QueueSize, MaxQueueSize))
+	}
 	if l.ResultsBuffer < MinResultsBuffer || l.ResultsBuffer > MaxResultsBuffer {
 		errs = append(errs, fmt.Errorf("results_buffer: %d is out of range %d..%d", l.ResultsBuffer, MinResultsBuffer, MaxResultsBuffer))
 	}
@@ -122,6 +132,19 @@ func (l Live) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ResolveDerived turns the zeros that mean "derive from WORKERS" into
+// numbers: QueueSize 0 becomes Workers*10, ResultsBuffer 0 becomes
+// Workers. Load does it at start; the admin API does it for the values a
+// request sets, against the worker count that request leaves in force.
+func (l *Live) ResolveDerived() {
+	if l.QueueSize == 0 {
+		l.QueueSize = min(l.Workers*10, MaxQueueSize)
+	}
+	if l.ResultsBuffer == 0 {
+		l.ResultsBuffer = min(l.Workers, MaxResultsBuffer)
+	}
 }
 
 // Load reads every variable of the README's workers table, plus the common
@@ -149,9 +172,9 @@ func read(lookup func(string) (string, bool)) (Config, []string, error) {
 		HTTPAddr:     r.String("HTTP_ADDR", ":8081"),
 		VendorURL:    r.String("VENDOR_URL", "http://localhost:8082"),
 		ConsumerAddr: r.String("CONSUMER_ADDR", "localhost:9091"),
-		Workers:      r.Int("WORKERS", 4, 1, MaxWorkers),
-		QueueSize:    r.Int("QUEUE_SIZE", 0, 0, MaxQueueSize),
 		Live: Live{
+			Workers:          r.Int("WORKERS", 4, 1, MaxWorkers),
+			QueueSize:        r.Int("QUEUE_SIZE", 0, 0, MaxQueueSize),
 			SubmitWait:       r.Duration("SUBMIT_WAIT", time.Second, 0, MaxSubmitWait),
 			ResultsBuffer:    r.Int("RESULTS_BUFFER", DefaultResultsBuffer, 0, MaxResultsBuffer),
 			ResultSend:       r.Enum("RESULT_SEND", DefaultResultSend, SendBlocking, SendNonblocking),
@@ -164,12 +187,7 @@ func read(lookup func(string) (string, bool)) (Config, []string, error) {
 		},
 		Common: r.Common(),
 	}
-	if c.QueueSize == 0 {
-		c.QueueSize = c.Workers * 10
-	}
-	if c.Live.ResultsBuffer == 0 {
-		c.Live.ResultsBuffer = c.Workers
-	}
+	c.Live.ResolveDerived()
 	errs := []error{r.Err()}
 	for _, a := range []struct{ name, value string }{{"GRPC_ADDR", c.GRPCAddr}, {"HTTP_ADDR", c.HTTPAddr}, {"CONSUMER_ADDR", c.ConsumerAddr}} {
 		if _, _, err := net.SplitHostPort(a.value); err != nil {

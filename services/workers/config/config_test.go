@@ -22,8 +22,9 @@ func TestDefaultsShowTheBug(t *testing.T) {
 	}
 	want := Config{
 		GRPCAddr: ":9090", HTTPAddr: ":8081", VendorURL: "http://localhost:8082", ConsumerAddr: "localhost:9091",
-		Workers: 4, QueueSize: 40,
 		Live: Live{
+			Workers:          4,
+			QueueSize:        40, // = WORKERS*10
 			SubmitWait:       time.Second,
 			ResultsBuffer:    4, // = WORKERS: the bottleneck
 			ResultSend:       SendBlocking,
@@ -54,14 +55,14 @@ func TestFixesFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := c.Live
-	if c.Workers != 8 || c.QueueSize != 5 || l.ResultsBuffer != 800 || l.ResultSend != SendNonblocking || !l.PriorityLanes ||
+	if l.Workers != 8 || l.QueueSize != 5 || l.ResultsBuffer != 800 || l.ResultSend != SendNonblocking || !l.PriorityLanes ||
 		l.VendorTimeout != 300*time.Millisecond || l.Forwarders != 4 || l.CacheLatency != (envconfig.Range{Min: 2 * time.Millisecond, Max: 2 * time.Millisecond}) {
 		t.Fatalf("%+v", c)
 	}
-	// RESULTS_BUFFER=0 follows WORKERS.
+	// RESULTS_BUFFER=0 and QUEUE_SIZE=0 follow WORKERS.
 	c, _ = Load(env(map[string]string{"WORKERS": "6"}))
-	if c.Live.ResultsBuffer != 6 || c.QueueSize != 60 {
-		t.Fatalf("derived sizes for 6 workers: buffer %d, queue %d", c.Live.ResultsBuffer, c.QueueSize)
+	if c.Live.ResultsBuffer != 6 || c.Live.QueueSize != 60 {
+		t.Fatalf("derived sizes for 6 workers: buffer %d, queue %d", c.Live.ResultsBuffer, c.Live.QueueSize)
 	}
 }
 
@@ -103,6 +104,8 @@ func TestEnvNamesMatchTheREADME(t *testing.T) {
 func TestLiveValidateNamesTheField(t *testing.T) {
 	c, _ := Load(env(nil))
 	for field, change := range map[string]func(*Live){
+		"workers":            func(l *Live) { l.Workers = MaxWorkers + 1 },
+		"queue_size":         func(l *Live) { l.QueueSize = 0 },
 		"results_buffer":     func(l *Live) { l.ResultsBuffer = 0 },
 		"result_send":        func(l *Live) { l.ResultSend = "x" },
 		"submit_wait":        func(l *Live) { l.SubmitWait = -1 },
@@ -117,6 +120,21 @@ func TestLiveValidateNamesTheField(t *testing.T) {
 		if err := l.Validate(); err == nil || !strings.HasPrefix(err.Error(), field+":") {
 			t.Errorf("%s: Validate() = %v", field, err)
 		}
+	}
+}
+
+// The zeros that derive from WORKERS are resolved against the worker count
+// in force, once; numbers are left alone.
+func TestResolveDerived(t *testing.T) {
+	l := Live{Workers: 7, QueueSize: 0, ResultsBuffer: 0}
+	l.ResolveDerived()
+	if l.QueueSize != 70 || l.ResultsBuffer != 7 {
+		t.Fatalf("resolved for 7 workers: queue %d, buffer %d; want 70, 7", l.QueueSize, l.ResultsBuffer)
+	}
+	l.Workers = 2
+	l.ResolveDerived()
+	if l.QueueSize != 70 || l.ResultsBuffer != 7 {
+		t.Fatalf("resolved sizes moved with a later worker count: queue %d, buffer %d", l.QueueSize, l.ResultsBuffer)
 	}
 }
 

@@ -70,16 +70,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (a
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	// Every worker may be in a vendor call at once; the default of two idle
 	// connections per host would make the others reconnect each time.
-	base.MaxIdleConnsPerHost = cfg.Workers
+	// WORKERS can grow at run time, so allow for the most it may become:
+	// only connections actually used are kept, and idle ones time out.
+	base.MaxIdleConnsPerHost = config.MaxWorkers
 	vc := vendor.New(cfg.VendorURL, tr.HTTPTransport(base))
 	a.pool, err = pool.New(pool.Options{
-		Workers:   cfg.Workers,
-		QueueSize: cfg.QueueSize,
-		Live:      cfg.Live,
-		Runner:    work.New(tr, vc, o.Work),
-		Sink:      a.consumer,
-		Tracing:   tr,
-		Log:       log,
+		Live:    cfg.Live,
+		Runner:  work.New(tr, vc, o.Work),
+		Sink:    a.consumer,
+		Tracing: tr,
+		Log:     log,
 	})
 	if err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func (a *App) Run(ctx context.Context) error {
 		return graceful(ctx)
 	}
 	a.log.Info("workers started", "grpc", a.GRPCAddr(), "http", a.HTTPAddr(),
-		"workers", a.cfg.Workers, "queue_size", a.cfg.QueueSize, "results_buffer", a.cfg.Live.ResultsBuffer,
+		"workers", a.cfg.Live.Workers, "queue_size", a.cfg.Live.QueueSize, "results_buffer", a.cfg.Live.ResultsBuffer,
 		"result_send", a.cfg.Live.ResultSend, "priority_lanes", a.cfg.Live.PriorityLanes,
 		"vendor_timeout", a.cfg.Live.VendorTimeout, "forwarders", a.cfg.Live.Forwarders, "vendor_url", a.cfg.VendorURL, "consumer", a.cfg.ConsumerAddr,
 		"tracing", a.tr.Enabled())

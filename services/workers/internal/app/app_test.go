@@ -39,8 +39,9 @@ func start(t *testing.T, vendorURL, consumerAddr string) *running {
 	t.Helper()
 	cfg := config.Config{
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", VendorURL: vendorURL, ConsumerAddr: consumerAddr,
-		Workers: 4, QueueSize: 40, Common: envconfig.Common{ShutdownTimeout: 10 * time.Second},
+		Common: envconfig.Common{ShutdownTimeout: 10 * time.Second},
 		Live: config.Live{
+			Workers: 4, QueueSize: 40,
 			SubmitWait: time.Second, ResultsBuffer: 4, ResultSend: config.SendBlocking, Forwarders: 1,
 			CacheLatency:     envconfig.Range{Max: time.Millisecond},
 			DBAcquireLatency: envconfig.Range{Max: time.Millisecond},

@@ -28,7 +28,7 @@ func BenchmarkPoolThroughput(b *testing.B) {
 			defer tr.Shutdown(context.Background()) //nolint:errcheck
 			live := testLive()
 			live.ResultsBuffer = 400
-			p, err := New(Options{Workers: 4, QueueSize: 1000, Live: live, Runner: fakeRunner{}, Sink: &nopSink{}, Tracing: tr, Log: quietLog})
+			p, err := New(Options{Live: sized(live, 4, 1000), Runner: fakeRunner{}, Sink: &nopSink{}, Tracing: tr, Log: quietLog})
 			if err != nil {
 				b.Fatal(err)
 			}

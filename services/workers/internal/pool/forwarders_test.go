@@ -46,7 +46,7 @@ func TestForwardersDeliverConcurrently(t *testing.T) {
 			live.Forwarders = n
 			live.ResultsBuffer = results
 			// One worker: results enter the channel in submission order.
-			tp := newTestPool(t, Options{Workers: 1, QueueSize: results, Live: live, Runner: fakeRunner{}, Sink: consumerClient(t, fc.Addr())})
+			tp := newTestPool(t, Options{Live: sized(live, 1, results), Runner: fakeRunner{}, Sink: consumerClient(t, fc.Addr())})
 			jobs := cacheJobs("f", results)
 			submitAll(t, tp.Pool, jobs)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -25,11 +25,19 @@ var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 // that fakeRunner ignores.
 func testLive() config.Live {
 	return config.Live{
+		Workers:       4,
+		QueueSize:     40,
 		SubmitWait:    time.Second,
 		ResultsBuffer: 4,
 		ResultSend:    config.SendBlocking,
 		Forwarders:    1,
 	}
+}
+
+// sized returns l with the pool's size set.
+func sized(l config.Live, workers, queueSize int) config.Live {
+	l.Workers, l.QueueSize = workers, queueSize
+	return l
 }
 
 // fakeRunner takes a fixed time per job type.
@@ -101,11 +109,11 @@ func newTestPool(t *testing.T, o Options) *testPool {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
-	if o.Workers == 0 {
-		o.Workers = 4
+	if o.Live.Workers == 0 {
+		o.Live.Workers = 4
 	}
-	if o.QueueSize == 0 {
-		o.QueueSize = o.Workers * 10
+	if o.Live.QueueSize == 0 {
+		o.Live.QueueSize = o.Live.Workers * 10
 	}
 	o.Tracing, o.Log = tr, quietLog
 	p, err := New(o)

@@ -47,22 +47,20 @@ type Sink interface {
 
 // Options configure a Pool.
 type Options struct {
-	Workers   int
-	QueueSize int
-	Live      config.Live
-	Runner    Runner
-	Sink      Sink
-	Tracing   *tracing.Provider
-	Log       *slog.Logger
+	// Live is the settings at start, the pool's size (Workers, QueueSize)
+	// included; Update changes them.
+	Live    config.Live
+	Runner  Runner
+	Sink    Sink
+	Tracing *tracing.Provider
+	Log     *slog.Logger
 	// OverflowCap bounds the non-blocking mode's overflow per lane; zero
-	// means 1000 per worker.
+	// means 1000 per worker at start (it does not follow a live WORKERS).
 	OverflowCap int
 }
 
 // Pool is the worker pool. Start it, Submit jobs, Shutdown to drain.
 type Pool struct {
-	workers   int
-	queueSize int
 	queue     *jobQueue
 	results   *resultBuffer
 	runner    Runner
@@ -70,6 +68,7 @@ type Pool struct {
 	tr        *tracing.Provider
 	log       *slog.Logger
 	rec       recorder
+	workerSet workerSet
 
 	liveMu sync.Mutex // serializes Update
 	live   atomic.Pointer[config.Live]
@@ -100,24 +99,17 @@ type Pool struct {
 
 // New checks the options and builds a pool; Start runs it.
 func New(o Options) (*Pool, error) {
-	switch {
-	case o.Workers < 1:
-		return nil, fmt.Errorf("pool: %d workers; want at least 1", o.Workers)
-	case o.QueueSize < 1:
-		return nil, fmt.Errorf("pool: queue size %d; want at least 1", o.QueueSize)
-	case o.Runner == nil || o.Sink == nil || o.Tracing == nil || o.Log == nil:
+	if o.Runner == nil || o.Sink == nil || o.Tracing == nil || o.Log == nil {
 		return nil, errors.New("pool: Runner, Sink, Tracing and Log are required")
 	}
 	if err := o.Live.Validate(); err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
 	if o.OverflowCap <= 0 {
-		o.OverflowCap = 1000 * o.Workers
+		o.OverflowCap = 1000 * o.Live.Workers
 	}
 	p := &Pool{
-		workers:       o.Workers,
-		queueSize:     o.QueueSize,
-		queue:         newJobQueue(o.QueueSize, o.Workers, o.Live.PriorityLanes),
+		queue:         newJobQueue(o.Live.QueueSize, o.Live.Workers, o.Live.PriorityLanes),
 		results:       newResultBuffer(o.Live.ResultsBuffer, o.Live.ResultSend, o.OverflowCap),
 		runner:        o.Runner,
 		sink:          o.Sink,
@@ -132,11 +124,12 @@ func New(o Options) (*Pool, error) {
 	return p, nil
 }
 
-// Workers is the number of workers (fixed).
-func (p *Pool) Workers() int { return p.workers }
+// Workers is the number of workers (WORKERS), live: retired workers
+// finishing their last job are not counted.
+func (p *Pool) Workers() int { return p.Settings().Workers }
 
-// QueueSize is the job queue's capacity per lane (fixed).
-func (p *Pool) QueueSize() int { return p.queueSize }
+// QueueSize is the job queue's capacity per lane (QUEUE_SIZE), live.
+func (p *Pool) QueueSize() int { return p.Settings().QueueSize }
 
 // Settings returns the live settings.
 func (p *Pool) Settings() config.Live { return *p.live.Load() }
@@ -156,6 +149,7 @@ func (p *Pool) Update(change func(*config.Live) error) (before, after config.Liv
 		return before, before, err
 	}
 	p.live.Store(&after)
+	p.resize(before, after)
 	if after.ResultsBuffer != before.ResultsBuffer {
 		p.results.setCapacity(after.ResultsBuffer)
 	}
@@ -176,11 +170,7 @@ func (p *Pool) Update(change func(*config.Live) error) (before, after config.Liv
 // Start runs the workers and the forwarders.
 func (p *Pool) Start() {
 	p.startOnce.Do(func() {
-		var wg sync.WaitGroup
-		for id := 1; id <= p.workers; id++ {
-			wg.Go(func() { p.runWorker(id) })
-		}
-		go func() { wg.Wait(); close(p.workersDone) }()
+		p.startWorkers()
 		p.fwdMu.Lock()
 		p.fwdStarted = true
 		p.resizeForwarders(p.Settings().Forwarders)
@@ -259,17 +249,6 @@ func (p *Pool) accept(it *queued, a acceptance) {
 	span.SetIntTag(spans.WaitedBehindCount, a.ahead)
 	span.SetTag(spans.WaitedBehindJobs, strings.Join(a.behind, ","))
 	it.wait = span
-}
-
-func (p *Pool) runWorker(id int) {
-	for {
-		it, ok := p.queue.pop(p.abandon.Done())
-		if !ok {
-			return
-		}
-		p.process(id, it)
-		p.queue.done(it)
-	}
 }
 
 // process runs one job and hands its result to the results channel.
@@ -462,6 +441,9 @@ func (p *Pool) bind(ctx context.Context) (context.Context, func()) {
 // that wait for room; the queued jobs still run.
 func (p *Pool) StopAccepting() {
 	p.shuttingDown.Store(true)
+	// Fix the worker set first: once the queue is closed and empty the
+	// workers stop, and none may start after that.
+	p.workerSet.freeze()
 	p.queue.close()
 }
 
@@ -528,6 +510,7 @@ func (p *Pool) abandonWork() error {
 
 // Stats is the pool part of /stats.
 type Stats struct {
+	Workers   WorkersStats         `json:"workers"`
 	Queue     QueueStats           `json:"queue"`
 	Results   ResultsStats         `json:"results"`
 	Counters  Counters             `json:"counters"`
@@ -536,7 +519,7 @@ type Stats struct {
 
 // Stats returns a snapshot.
 func (p *Pool) Stats() Stats {
-	s := Stats{Queue: p.queue.stats()}
+	s := Stats{Workers: p.workerSet.stats(), Queue: p.queue.stats()}
 	s.Results = p.results.stats(s.Queue.PriorityLanes)
 	s.Counters, s.Latencies = p.rec.snapshot()
 	return s

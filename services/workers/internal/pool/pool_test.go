@@ -227,7 +227,7 @@ func TestLiveResizeUnderLoadLosesNothing(t *testing.T) {
 	live := testLive()
 	live.ResultsBuffer = 1
 	sink := &slowSink{delay: 200 * time.Microsecond}
-	tp := newTestPool(t, Options{Live: live, Runner: fakeRunner{}, Sink: sink, QueueSize: 1000})
+	tp := newTestPool(t, Options{Live: sized(live, 4, 1000), Runner: fakeRunner{}, Sink: sink})
 	var all []*jobsv1.Job
 	for b := range 15 {
 		all = append(all, checkout(fmt.Sprintf("b%02d", b))...)
@@ -276,7 +276,7 @@ func TestSubmitFullQueueAfterSubmitWait(t *testing.T) {
 	live := testLive()
 	live.SubmitWait = 30 * time.Millisecond
 	tr := mustTracing(t)
-	p, err := New(Options{Workers: 1, QueueSize: 2, Live: live, Runner: fakeRunner{}, Sink: &slowSink{}, Tracing: tr, Log: quietLog})
+	p, err := New(Options{Live: sized(live, 1, 2), Runner: fakeRunner{}, Sink: &slowSink{}, Tracing: tr, Log: quietLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestForwarderRetriesUntilConsumerStarts(t *testing.T) {
 func TestShutdownDrainsAcceptedJobs(t *testing.T) {
 	tr := mustTracing(t)
 	sink := &slowSink{delay: 2 * time.Millisecond}
-	p, err := New(Options{Workers: 4, QueueSize: 40, Live: testLive(), Runner: fakeRunner{vendor: 10 * time.Millisecond}, Sink: sink, Tracing: tr, Log: quietLog})
+	p, err := New(Options{Live: testLive(), Runner: fakeRunner{vendor: 10 * time.Millisecond}, Sink: sink, Tracing: tr, Log: quietLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestShutdownDrainsAcceptedJobs(t *testing.T) {
 func TestShutdownDeadlineAbandonsHungWork(t *testing.T) {
 	tr := mustTracing(t)
 	hang := runnerFunc(func(ctx context.Context, _ *jobsv1.Job) error { <-ctx.Done(); return ctx.Err() })
-	p, err := New(Options{Workers: 1, QueueSize: 10, Live: testLive(), Runner: hang, Sink: &slowSink{}, Tracing: tr, Log: quietLog})
+	p, err := New(Options{Live: sized(testLive(), 1, 10), Runner: hang, Sink: &slowSink{}, Tracing: tr, Log: quietLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,7 @@ func TestVendorTimeoutFreesTheWorker(t *testing.T) {
 	live := testLive()
 	live.VendorTimeout = 30 * time.Millisecond
 	sink := &slowSink{}
-	tp := newTestPool(t, Options{Workers: 1, Live: live, Sink: sink,
+	tp := newTestPool(t, Options{Live: sized(live, 1, 10), Sink: sink,
 		Runner: work.New(tr, vendor.New(v.URL, nil), work.Options{})})
 	submitAll(t, tp.Pool, []*jobsv1.Job{
 		{Id: "hung", Type: jobsv1.JobType_JOB_TYPE_VENDOR_API, Target: "/v1/payment/authorize"},

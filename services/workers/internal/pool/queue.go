@@ -59,10 +59,11 @@ type queued struct {
 
 // acceptance describes the queue a job joined.
 type acceptance struct {
-	lane   string
-	ahead  int      // jobs a worker takes before this one (at accept)
-	behind []string // the first of them, at most maxWaitedBehind
-	depth  int      // jobs in the queue, this one included
+	lane     string
+	ahead    int      // jobs a worker takes before this one (at accept)
+	behind   []string // the first of them, at most maxWaitedBehind
+	depth    int      // jobs in the queue, this one included
+	capacity int      // the job's lane's capacity when it joined (QUEUE_SIZE is live)
 }
 
 // jobQueue is the bounded job queue. Jobs always go to the lane of their
@@ -71,6 +72,11 @@ type acceptance struct {
 // capacity QUEUE_SIZE). With lanes on, each lane holds up to QUEUE_SIZE
 // jobs, workers take fast jobs first, and at most maxSlow workers hold a
 // vendor job at once, so one worker is always free for fast jobs.
+//
+// The capacity and the worker count behind maxSlow are live too
+// (setCapacity, setWorkers). A smaller capacity never drops a queued job:
+// the surplus drains, and newcomers wait until the queue is below the new
+// capacity.
 //
 // Waiting is targeted: a Submit waiting for room and an idle worker each
 // park on their own channel, and whoever changes the queue does the
@@ -116,17 +122,22 @@ type idleWorker struct {
 	link *waitLink[*idleWorker]
 	it   *queued // handed over under the queue's lock before wake is closed
 	wake chan struct{}
+	// retire is closed when the worker is retired (nil: it never is);
+	// from then on it gets no job.
+	retire <-chan struct{}
 }
 
 func newJobQueue(capacity, workers int, prioritize bool) *jobQueue {
 	return &jobQueue{
 		capacity:   capacity,
 		prioritize: prioritize,
-		// With one worker there is nobody to reserve; vendor jobs must
-		// still run.
-		maxSlow: max(1, workers-1),
+		maxSlow:    maxSlowFor(workers),
 	}
 }
+
+// maxSlowFor is the lanes' cap on workers holding vendor jobs: all but one.
+// With one worker there is nobody to reserve; vendor jobs must still run.
+func maxSlowFor(workers int) int { return max(1, workers-1) }
 
 func (q *jobQueue) laneName(lane int) string {
 	switch {
@@ -203,6 +214,29 @@ func (q *jobQueue) push(ctx context.Context, it *queued, wait time.Duration, acc
 	return acceptance{}, gaveUp
 }
 
+// setCapacity changes QUEUE_SIZE. Growing admits waiting Submits at once,
+// in arrival order; shrinking keeps every queued job (the surplus drains
+// as workers take jobs, and Submits wait until there is room under the
+// new capacity).
+func (q *jobQueue) setCapacity(n int) {
+	q.mu.Lock()
+	q.capacity = n
+	q.settle()
+	q.mu.Unlock()
+}
+
+// setWorkers moves the lanes' cap on workers holding vendor jobs with the
+// worker count: WORKERS-1, so one worker stays free for fast jobs. If more
+// than that hold vendor jobs when it shrinks, they finish them; no other
+// vendor job starts until the count is below the new cap. Growing lets
+// idle workers take the vendor jobs that waited for the cap.
+func (q *jobQueue) setWorkers(n int) {
+	q.mu.Lock()
+	q.maxSlow = maxSlowFor(n)
+	q.settle()
+	q.mu.Unlock()
+}
+
 func (q *jobQueue) full(lane int) error {
 	return &FullError{Lane: q.laneName(lane), Capacity: q.capacity}
 }
@@ -215,6 +249,7 @@ func (q *jobQueue) enqueue(it *queued, accept func(*queued, acceptance)) accepta
 	a := q.ahead(it.lane)
 	q.lanes[it.lane].push(it)
 	a.depth = q.lanes[fast].len() + q.lanes[slow].len()
+	a.capacity = q.capacity
 	accept(it, a)
 	return a
 }
@@ -227,6 +262,12 @@ func (q *jobQueue) settle() {
 	for progressed := true; progressed; {
 		progressed = false
 		for q.idle.len() > 0 {
+			if isClosed(q.idle.front().retire) {
+				// Retired while it waited: the retirement wakes it, and
+				// it takes no new job on its way out.
+				q.idle.pop()
+				continue
+			}
 			it := q.take()
 			if it == nil {
 				break
@@ -307,7 +348,14 @@ func (q *jobQueue) ahead(lane int) acceptance {
 
 // pop waits for a job a worker may take. It returns false once the queue
 // is closed and empty, or when stop is closed (shutdown deadline).
-func (q *jobQueue) pop(stop <-chan struct{}) (*queued, bool) {
+func (q *jobQueue) pop(stop <-chan struct{}) (*queued, bool) { return q.popUnless(stop, nil) }
+
+// popUnless is pop for a worker that may be retired: it also returns false
+// when retire is closed before the worker got a job. Retirement is checked
+// under the queue's lock right before a job changes hands, so a retired
+// worker takes no new job; one handed over just before retire closed is
+// still returned, and the worker runs it first.
+func (q *jobQueue) popUnless(stop, retire <-chan struct{}) (*queued, bool) {
 	select {
 	case <-stop:
 		return nil, false
@@ -316,6 +364,9 @@ func (q *jobQueue) pop(stop <-chan struct{}) (*queued, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
+		if isClosed(retire) {
+			return nil, false
+		}
 		if it := q.take(); it != nil {
 			q.settle() // the freed slot goes to a waiting Submit
 			return it, true
@@ -323,25 +374,38 @@ func (q *jobQueue) pop(stop <-chan struct{}) (*queued, bool) {
 		if q.closed && q.lanes[fast].len()+q.lanes[slow].len() == 0 {
 			return nil, false
 		}
-		w := &idleWorker{wake: make(chan struct{})}
+		w := &idleWorker{wake: make(chan struct{}), retire: retire}
 		w.link = q.idle.push(w)
 		q.mu.Unlock()
 		select {
 		case <-w.wake:
 		case <-stop:
+		case <-retire:
 		}
 		q.mu.Lock()
 		if w.it != nil {
-			// Handed over, perhaps just as stop closed: it is this
-			// worker's now, as if it had taken it a moment earlier.
+			// Handed over, perhaps just as stop or retire closed: it is
+			// this worker's now, as if it had taken it a moment earlier.
 			return w.it, true
 		}
 		q.idle.remove(w.link)
 		select {
 		case <-stop:
 			return nil, false
+		case <-retire:
+			return nil, false
 		default:
 		}
+	}
+}
+
+// isClosed reports whether c is closed (false for nil).
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -406,6 +470,14 @@ func (q *jobQueue) close() {
 		q.wakeups++
 		close(q.idle.pop().wake)
 	}
+}
+
+// finished reports whether the queue is closed and empty: a worker that
+// finds it so has nothing left to do.
+func (q *jobQueue) finished() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed && q.lanes[fast].len()+q.lanes[slow].len() == 0
 }
 
 // waiting counts the parked Submits and idle workers (tests).

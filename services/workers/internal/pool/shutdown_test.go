@@ -98,7 +98,7 @@ func TestShutdownDeadlineReportsUndeliveredResults(t *testing.T) {
 	live := testLive()
 	live.ResultsBuffer = jobs // every result fits: no worker blocks
 	sink := &stuckSink{accept: accepted, stuck: make(chan struct{})}
-	p, logs, _ := newShutdownPool(t, Options{Workers: 2, QueueSize: jobs, Live: live, Runner: fakeRunner{}, Sink: sink})
+	p, logs, _ := newShutdownPool(t, Options{Live: sized(live, 2, jobs), Runner: fakeRunner{}, Sink: sink})
 	submitAll(t, p, cacheJobs("u", jobs))
 	<-sink.stuck
 	fakes.Eventually(t, 5*time.Second, func() bool { return p.Stats().Counters.Completed == jobs }, "every job completed")
@@ -129,7 +129,7 @@ func TestShutdownDeadlineReportsUndeliveredResults(t *testing.T) {
 // error saying why, and count as abandoned jobs.
 func TestShutdownDeadlineFinishesQueueWaitSpans(t *testing.T) {
 	hang := runnerFunc(func(ctx context.Context, _ *jobsv1.Job) error { <-ctx.Done(); return ctx.Err() })
-	p, _, finished := newShutdownPool(t, Options{Workers: 1, QueueSize: 10, Live: testLive(), Runner: hang, Sink: &slowSink{}})
+	p, _, finished := newShutdownPool(t, Options{Live: sized(testLive(), 1, 10), Runner: hang, Sink: &slowSink{}})
 	js := checkout("stuck")[:3]
 	submitAll(t, p, js)
 	fakes.Eventually(t, 5*time.Second, func() bool { return p.Stats().Queue.Depth == 2 }, "the first job running")

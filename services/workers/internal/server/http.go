@@ -33,10 +33,10 @@ func (s *Server) HTTPHandler() http.Handler {
 }
 
 // ConfigView is the JSON of GET/PUT /admin/config. Durations are strings
-// ("300ms", "0"), latencies ranges ("1ms-5ms").
+// ("300ms", "0"), latencies ranges ("1ms-5ms"). Every field is live.
 type ConfigView struct {
-	Workers          int    `json:"workers"`    // read-only: WORKERS
-	QueueSize        int    `json:"queue_size"` // read-only: QUEUE_SIZE
+	Workers          int    `json:"workers"`
+	QueueSize        int    `json:"queue_size"`
 	ResultsBuffer    int    `json:"results_buffer"`
 	ResultSend       string `json:"result_send"`
 	PriorityLanes    string `json:"priority_lanes"`
@@ -48,7 +48,10 @@ type ConfigView struct {
 	DBQueryLatency   string `json:"db_query_latency"`
 }
 
-// configPatch is a PUT body: any subset of the fields.
+// configPatch is a PUT body: any subset of the fields. queue_size 0 and
+// results_buffer 0 mean what QUEUE_SIZE=0 and RESULTS_BUFFER=0 mean at
+// start (workers*10, workers), resolved against the workers in force after
+// the request, once: a later change of workers moves neither.
 type configPatch struct {
 	Workers          *int    `json:"workers"`
 	QueueSize        *int    `json:"queue_size"`
@@ -69,8 +72,8 @@ func (s *Server) view(l config.Live) ConfigView {
 		lanes = "on"
 	}
 	return ConfigView{
-		Workers:          s.pool.Workers(),
-		QueueSize:        s.pool.QueueSize(),
+		Workers:          l.Workers,
+		QueueSize:        l.QueueSize,
 		ResultsBuffer:    l.ResultsBuffer,
 		ResultSend:       l.ResultSend,
 		PriorityLanes:    lanes,
@@ -114,6 +117,8 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	old, cur := s.view(before), s.view(after)
 	for _, f := range []struct{ name, old, cur string }{
+		{"workers", fmt.Sprint(old.Workers), fmt.Sprint(cur.Workers)},
+		{"queue_size", fmt.Sprint(old.QueueSize), fmt.Sprint(cur.QueueSize)},
 		{"results_buffer", fmt.Sprint(old.ResultsBuffer), fmt.Sprint(cur.ResultsBuffer)},
 		{"result_send", old.ResultSend, cur.ResultSend},
 		{"priority_lanes", old.PriorityLanes, cur.PriorityLanes},
@@ -132,21 +137,28 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 // apply checks each field of patch and writes it into l; the first bad
-// field is the error. Read-only fields may be sent with their current
-// value, so a GET body can be PUT back.
+// field is the error.
 func (s *Server) apply(patch configPatch, l *config.Live) error {
-	if patch.Workers != nil && *patch.Workers != s.pool.Workers() {
-		return fmt.Errorf("workers: read-only at run time; restart with WORKERS=%d", *patch.Workers)
+	if v := patch.Workers; v != nil {
+		if *v < 1 || *v > config.MaxWorkers {
+			return fmt.Errorf("workers: %d is out of range 1..%d", *v, config.MaxWorkers)
+		}
+		l.Workers = *v
 	}
-	if patch.QueueSize != nil && *patch.QueueSize != s.pool.QueueSize() {
-		return fmt.Errorf("queue_size: read-only at run time; restart with QUEUE_SIZE=%d", *patch.QueueSize)
+	if v := patch.QueueSize; v != nil {
+		if *v < 0 || *v > config.MaxQueueSize {
+			return fmt.Errorf("queue_size: %d is out of range 1..%d (0 = workers*10)", *v, config.MaxQueueSize)
+		}
+		l.QueueSize = *v
 	}
 	if v := patch.ResultsBuffer; v != nil {
-		if *v < config.MinResultsBuffer || *v > config.MaxResultsBuffer {
-			return fmt.Errorf("results_buffer: %d is out of range %d..%d", *v, config.MinResultsBuffer, config.MaxResultsBuffer)
+		if *v < 0 || *v > config.MaxResultsBuffer {
+			return fmt.Errorf("results_buffer: %d is out of range %d..%d (0 = workers)", *v, config.MinResultsBuffer, config.MaxResultsBuffer)
 		}
 		l.ResultsBuffer = *v
 	}
+	// After workers, whichever order the fields came in.
+	l.ResolveDerived()
 	if v := patch.Forwarders; v != nil {
 		if *v < config.MinForwarders || *v > config.MaxForwarders {
 			return fmt.Errorf("forwarders: %d is out of range %d..%d", *v, config.MinForwarders, config.MaxForwarders)

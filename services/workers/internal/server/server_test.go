@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,8 +16,10 @@ import (
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/envconfig"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging/logtest"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/config"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/fakes"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/pool"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/work"
 )
@@ -33,14 +36,20 @@ func (nopSink) Deliver(context.Context, *jobsv1.Result) (int, error) { return 1,
 // Submit accepts stays in the queue where the test can count it.
 func newServer(t *testing.T, queueSize int, submitWait time.Duration) (*Server, *pool.Pool) {
 	t.Helper()
+	return newServerLogging(t, io.Discard, queueSize, submitWait)
+}
+
+func newServerLogging(t *testing.T, logs io.Writer, queueSize int, submitWait time.Duration) (*Server, *pool.Pool) {
+	t.Helper()
 	tr, err := tracing.Setup(context.Background(), tracing.Options{Disabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	p, err := pool.New(pool.Options{
-		Workers: 4, QueueSize: queueSize, Runner: nopRunner{}, Sink: nopSink{}, Tracing: tr, Log: log,
+		Runner: nopRunner{}, Sink: nopSink{}, Tracing: tr, Log: log,
 		Live: config.Live{
+			Workers: 4, QueueSize: queueSize,
 			SubmitWait: submitWait, ResultsBuffer: 4, ResultSend: config.SendBlocking, Forwarders: 1,
 			CacheLatency:     envconfig.Range{Min: time.Millisecond, Max: 5 * time.Millisecond},
 			DBAcquireLatency: envconfig.Range{Min: 2 * time.Millisecond, Max: 7 * time.Millisecond},
@@ -157,7 +166,7 @@ func TestAdminConfigRejectsBadInput(t *testing.T) {
 		{"not an object", `[1]`, 400, "want"},
 		{"unknown field", `{"buffer":4}`, 400, `unknown field \"buffer\"`},
 		{"wrong type", `{"results_buffer":"big"}`, 400, "results_buffer"},
-		{"buffer zero", `{"results_buffer":0}`, 400, "results_buffer"},
+		{"buffer negative", `{"results_buffer":-1}`, 400, "results_buffer: -1 is out of range"},
 		{"buffer too big", `{"results_buffer":100001}`, 400, "results_buffer"},
 		{"bad send mode", `{"result_send":"async"}`, 400, "result_send"},
 		{"lanes as bool", `{"priority_lanes":true}`, 400, "priority_lanes"},
@@ -172,9 +181,18 @@ func TestAdminConfigRejectsBadInput(t *testing.T) {
 		{"bad range", `{"cache_latency":"5ms-1ms"}`, 400, "cache_latency"},
 		{"bad db range", `{"db_query_latency":"fast"}`, 400, "db_query_latency"},
 		{"bad acquire range", `{"db_acquire_latency":"1ms-2h"}`, 400, "db_acquire_latency"},
-		{"workers", `{"workers":8}`, 400, "WORKERS"},
-		{"queue size", `{"queue_size":100}`, 400, "QUEUE_SIZE"},
+		{"no workers", `{"workers":0}`, 400, "workers: 0 is out of range 1..1024"},
+		{"negative workers", `{"workers":-3}`, 400, "workers: -3 is out of range 1..1024"},
+		{"too many workers", `{"workers":1025}`, 400, "workers: 1025 is out of range 1..1024"},
+		{"workers as string", `{"workers":"8"}`, 400, `field \"workers\"`},
+		{"fractional workers", `{"workers":2.5}`, 400, `field \"workers\"`},
+		{"workers beyond int64", `{"workers":99999999999999999999}`, 400, `field \"workers\"`},
+		{"negative queue", `{"queue_size":-1}`, 400, "queue_size: -1 is out of range 1..1000000"},
+		{"queue too big", `{"queue_size":1000001}`, 400, "queue_size: 1000001 is out of range 1..1000000"},
+		{"queue as string", `{"queue_size":"big"}`, 400, `field \"queue_size\"`},
 		{"good field, then bad", `{"results_buffer":400,"result_send":"later"}`, 400, "result_send"},
+		{"good size, then bad", `{"workers":8,"queue_size":80,"forwarders":0}`, 400, "forwarders"},
+		{"good workers, bad queue", `{"workers":8,"queue_size":-5}`, 400, "queue_size"},
 		{"too big", `{"result_send":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "larger"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,7 +219,7 @@ func TestAdminConfigChanges(t *testing.T) {
 		!strings.Contains(get.Body.String(), `"forwarders": 1`) {
 		t.Fatalf("GET = %d %s", get.Code, get.Body)
 	}
-	// A GET body PUT back is accepted (read-only fields unchanged).
+	// A GET body PUT back is accepted and changes nothing.
 	if rec := do(t, h, "PUT", "/admin/config", get.Body.String()); rec.Code != 200 {
 		t.Fatalf("PUT of the GET body = %d %s", rec.Code, rec.Body)
 	}
@@ -216,6 +234,71 @@ func TestAdminConfigChanges(t *testing.T) {
 	if st := p.Stats(); st.Results.Cap != 400 || st.Results.Mode != config.SendNonblocking || !st.Queue.PriorityLanes {
 		t.Fatalf("pool did not apply the change: %+v %+v", st.Results, st.Queue)
 	}
+}
+
+// workers and queue_size are live: a PUT resizes the pool, /admin/config
+// and /stats show the new values, and each change is one log line.
+func TestAdminConfigResizesThePool(t *testing.T) {
+	logs := &logtest.Buffer{}
+	s, p := newServerLogging(t, logs, 10, time.Second)
+	p.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	h := s.HTTPHandler()
+	rec := do(t, h, "PUT", "/admin/config", `{"workers":16,"queue_size":100}`)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"workers": 16`) || !strings.Contains(rec.Body.String(), `"queue_size": 100`) {
+		t.Fatalf("PUT = %d %s", rec.Code, rec.Body)
+	}
+	if p.Workers() != 16 || p.QueueSize() != 100 {
+		t.Fatalf("pool: %d workers, queue %d; want 16, 100", p.Workers(), p.QueueSize())
+	}
+	var st struct {
+		Workers pool.WorkersStats `json:"workers"`
+		Queue   pool.QueueStats   `json:"queue"`
+		Config  ConfigView        `json:"config"`
+	}
+	getStats := func() {
+		t.Helper()
+		rec := do(t, h, "GET", "/stats", "")
+		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
+			t.Fatalf("/stats: %v: %s", err, rec.Body)
+		}
+	}
+	getStats()
+	if st.Workers.Count != 16 || st.Queue.Capacity != 100 || st.Config.Workers != 16 || st.Config.QueueSize != 100 {
+		t.Fatalf("/stats after the resize: workers %+v, queue capacity %d, config %d/%d",
+			st.Workers, st.Queue.Capacity, st.Config.Workers, st.Config.QueueSize)
+	}
+	for _, line := range []string{
+		`msg="config changed" field=workers from=4 to=16`,
+		`msg="config changed" field=queue_size from=10 to=100`,
+	} {
+		if strings.Count(logs.String(), line) != 1 {
+			t.Errorf("log lacks one %s:\n%s", line, logs)
+		}
+	}
+
+	// 0 means what it means at start, against the workers this request
+	// leaves in force, whatever the order of the fields.
+	rec = do(t, h, "PUT", "/admin/config", `{"queue_size":0,"results_buffer":0,"workers":3}`)
+	if rec.Code != 200 {
+		t.Fatalf("PUT = %d %s", rec.Code, rec.Body)
+	}
+	if l := p.Settings(); l.Workers != 3 || l.QueueSize != 30 || l.ResultsBuffer != 3 {
+		t.Fatalf("after zeros with 3 workers: %+v; want queue 30, buffer 3", l)
+	}
+	// Resolved once: changing workers alone moves neither.
+	do(t, h, "PUT", "/admin/config", `{"workers":5}`)
+	if l := p.Settings(); l.Workers != 5 || l.QueueSize != 30 || l.ResultsBuffer != 3 {
+		t.Fatalf("workers alone moved the derived sizes: %+v", l)
+	}
+	fakes.Eventually(t, 5*time.Second, func() bool { getStats(); return st.Workers.Count == 5 && st.Workers.Retiring == 0 },
+		"5 workers on duty, none retiring: %+v", &st.Workers)
 }
 
 func TestHTTPMethodsAndStats(t *testing.T) {
@@ -235,7 +318,7 @@ func TestHTTPMethodsAndStats(t *testing.T) {
 		t.Errorf("healthz = %d", rec.Code)
 	}
 	rec := do(t, h, "GET", "/stats", "")
-	for _, key := range []string{`"queue"`, `"results"`, `"blocked_sends"`, `"blocked_ms_total"`, `"latencies"`, `"config"`, `"tracing"`, `"completed_by_type"`, `"delivery_retries"`} {
+	for _, key := range []string{`"workers"`, `"queue"`, `"results"`, `"blocked_sends"`, `"blocked_ms_total"`, `"latencies"`, `"config"`, `"tracing"`, `"completed_by_type"`, `"delivery_retries"`} {
 		if !strings.Contains(rec.Body.String(), key) {
 			t.Errorf("/stats lacks %s: %s", key, rec.Body)
 		}
