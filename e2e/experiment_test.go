@@ -205,7 +205,7 @@ workload: {checkout: {every: 1s}}
 rows:
   - name: burst
   - name: burst-buffer
-    profile: {RESULTS_BUFFER: 400, CONCURRENCY: 2, FAULT_PRESET: slow}
+    profile: {RESULTS_BUFFER: 400, CONCURRENCY: 2, FAULT_PRESET: slow, WORKERS: 8}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}

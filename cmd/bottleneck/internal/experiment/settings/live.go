@@ -22,9 +22,10 @@ type Live struct {
 const Preset = "preset"
 
 // live maps the settings the services can change at run time to their
-// admin fields. WORKERS and QUEUE_SIZE are not among them yet: today's
-// workers fix them at start.
+// admin fields.
 var live = map[string]Live{
+	Workers + ":WORKERS":            {Workers, "workers", true},
+	Workers + ":QUEUE_SIZE":         {Workers, "queue_size", true},
 	Workers + ":RESULTS_BUFFER":     {Workers, "results_buffer", true},
 	Workers + ":RESULT_SEND":        {Workers, "result_send", false},
 	Workers + ":PRIORITY_LANES":     {Workers, "priority_lanes", false},

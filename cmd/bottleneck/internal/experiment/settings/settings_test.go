@@ -125,6 +125,8 @@ func TestLiveFields(t *testing.T) {
 		live, isInt          bool
 	}{
 		{Workers, "RESULTS_BUFFER", "results_buffer", true, true},
+		{Workers, "WORKERS", "workers", true, true},
+		{Workers, "QUEUE_SIZE", "queue_size", true, true},
 		{Workers, "VENDOR_TIMEOUT", "vendor_timeout", true, false},
 		{Consumer, "CONCURRENCY", "concurrency", true, true},
 		{VendorMock, "FAULT_PRESET", Preset, true, false},

@@ -208,6 +208,18 @@ func (t *Target) apply(ctx context.Context, env settings.Env) error {
 		}
 		bodies[svc][l.Field] = jv
 	}
+	// QUEUE_SIZE and RESULTS_BUFFER default to multiples of WORKERS when
+	// a service starts. Where the stack was found with those defaults, a
+	// row keeps them (0 = resolved against the row's workers), as the own
+	// stack's fresh processes would.
+	if w, ok := number(t.baseWorkers["workers"]); ok {
+		for field, factor := range map[string]int{"queue_size": 10, "results_buffer": 1} {
+			_, set := env[settings.Workers][map[string]string{"queue_size": "QUEUE_SIZE", "results_buffer": "RESULTS_BUFFER"}[field]]
+			if v, ok := number(t.baseWorkers[field]); ok && !set && v == w*factor {
+				bodies[settings.Workers][field] = 0
+			}
+		}
+	}
 	for _, s := range settings.Services {
 		for n := range env[s] {
 			if _, ok := settings.LiveField(s, n); !ok {
@@ -341,4 +353,13 @@ func (t *Target) Close(ctx context.Context) error {
 		return fmt.Errorf("restoring the target's settings: %w", err)
 	}
 	return nil
+}
+
+// number reads a JSON number that is a whole number.
+func number(v any) (int, bool) {
+	f, ok := v.(float64)
+	if !ok || f != float64(int(f)) {
+		return 0, false
+	}
+	return int(f), true
 }

@@ -112,6 +112,13 @@ func (f *fakeStack) handler(service string) http.Handler {
 			for k, v := range patch {
 				f.workers[k] = v
 			}
+			// As the workers do: 0 is resolved against the workers in force.
+			if f.workers["queue_size"] == 0.0 {
+				f.workers["queue_size"] = f.workers["workers"].(float64) * 10
+			}
+			if f.workers["results_buffer"] == 0.0 {
+				f.workers["results_buffer"] = f.workers["workers"]
+			}
 			json.NewEncoder(w).Encode(f.workers)
 		case service == "consumer" && r.URL.Path == "/admin/config":
 			for k, v := range patch {
@@ -177,8 +184,19 @@ func TestTargetAppliesRowsOnTopOfWhatItFoundAndPutsItBack(t *testing.T) {
 			t.Errorf("the drain did not boost the consumer (%s):\n%s", want, joined)
 		}
 	}
-	if strings.Contains(joined, "dedup_capacity") || strings.Contains(joined, `"workers":`) {
+	if strings.Contains(joined, "dedup_capacity") {
 		t.Errorf("a read-only field was sent:\n%s", joined)
+	}
+
+	// More workers, the rest as at start: the queue and the results
+	// channel found at their defaults follow WORKERS, as on a fresh start.
+	more := settings.Env{}
+	more.Apply(settings.Setting{Name: "WORKERS", Value: "8"})
+	if err := tg.Prepare(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	if f.workers["workers"] != 8.0 || f.workers["queue_size"] != 80.0 || f.workers["results_buffer"] != 8.0 {
+		t.Errorf("WORKERS=8: workers %v", f.workers)
 	}
 
 	if err := tg.StartLoad(ctx, plan.Workload{Steady: &plan.Steady{Rate: 50, Mix: map[string]float64{"database": 1}}}); err != nil {
@@ -192,7 +210,7 @@ func TestTargetAppliesRowsOnTopOfWhatItFoundAndPutsItBack(t *testing.T) {
 	if err := tg.Prepare(ctx, settings.Env{}); err != nil {
 		t.Fatal(err)
 	}
-	if string(f.faults) != `{"preset":"custom","global":{"latency":{"min":"1ms"}}}` || f.workers["results_buffer"] != 4.0 || f.consumer["concurrency"] != 1.0 {
+	if string(f.faults) != `{"preset":"custom","global":{"latency":{"min":"1ms"}}}` || f.workers["results_buffer"] != 4.0 || f.workers["queue_size"] != 40.0 || f.workers["workers"] != 4.0 || f.consumer["concurrency"] != 1.0 {
 		t.Errorf("a row without settings: faults %s workers %v consumer %v", f.faults, f.workers, f.consumer)
 	}
 
