@@ -322,7 +322,7 @@ func openSystem(ctx context.Context, o options, p *plan.Plan, run *result.Run, s
 	if o.target != "" {
 		return openTarget(ctx, o, p, run)
 	}
-	return openOwn(o, run)
+	return openOwn(o, run, stderr)
 }
 
 func openTarget(ctx context.Context, o options, p *plan.Plan, run *result.Run) (*system, error) {
@@ -343,9 +343,20 @@ func openTarget(ctx context.Context, o options, p *plan.Plan, run *result.Run) (
 	}}, nil
 }
 
-func openOwn(o options, run *result.Run) (*system, error) {
+func openOwn(o options, run *result.Run, stderr io.Writer) (*system, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	root, err := stack.FindRepoRoot(wd)
+	if err != nil {
+		return nil, fmt.Errorf("the experiment's own stack runs from a checkout of hidden-bottleneck (or use --target): %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(stack.BinDir(root), stack.Jaeger)); err != nil {
+		fmt.Fprintf(stderr, "bottleneck experiment: %s is missing: building Jaeger 2.13.0 from source first (about 3-5 minutes, once)\n",
+			filepath.Join(stack.BinDir(root), stack.Jaeger))
+	}
 	s := &system{base: stackctl.OwnBase()}
-	var err error
 	if o.logs != "" {
 		s.logFile, err = os.Create(o.logs)
 		s.logPath = o.logs
@@ -363,7 +374,7 @@ func openOwn(o options, run *result.Run) (*system, error) {
 		build = stack.BuildServices
 	}
 	own, err := stackctl.NewOwn(stackctl.OwnConfig{Stack: stack.Config{
-		Build: build, Output: s.logFile, StartTimeout: time.Minute, StopTimeout: 10 * time.Second,
+		RepoRoot: root, Build: build, Output: s.logFile, StartTimeout: time.Minute, StopTimeout: 10 * time.Second,
 	}})
 	if err != nil {
 		return nil, err
