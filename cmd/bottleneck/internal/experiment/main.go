@@ -57,6 +57,7 @@ type options struct {
 	keep     bool
 	build    bool
 	logs     string
+	check    bool
 }
 
 const usage = `Usage: bottleneck experiment [flags]
@@ -85,6 +86,7 @@ const examples = `
 Examples:
   bottleneck experiment                                 the incident, on an own stack (~4 min)
   bottleneck experiment --rows staging,production       two rows only
+  bottleneck experiment --plan my.yaml --check          check a plan, run nothing
   bottleneck experiment --html incident.html            also write a page with charts
   bottleneck experiment --json > run.json               stable JSON (schema_version 1)
   bottleneck experiment --plan my.yaml --duration 20s   your plan, 20 s per row
@@ -110,6 +112,7 @@ func parseOptions(args []string, stdout, stderr io.Writer) (options, int, bool) 
 	fs.StringVar(&o.ui, "ui", "", "base `URL` of the trace links (default: Jaeger's)")
 	fs.BoolVar(&o.keep, "keep", false, "own stack: keep Jaeger running after the rows, so the trace links work, until Ctrl-C")
 	fs.BoolVar(&o.build, "build", true, "own stack: rebuild service binaries that are out of date; --build=false only builds missing ones")
+	fs.BoolVar(&o.check, "check", false, "check the plan (and, with --target, that its settings can change live), print its rows, run nothing")
 	fs.StringVar(&o.logs, "logs", "", "own stack: write the processes' output to `FILE` (default: a temporary file, kept only when a row fails)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -141,6 +144,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "bottleneck experiment: %v\n", err)
 		return ExitUsage
+	}
+	if o.check {
+		if o.target != "" {
+			if err := stackctl.CheckLive(p); err != nil {
+				fmt.Fprintf(stderr, "bottleneck experiment: %v\n", err)
+				return ExitUsage
+			}
+		}
+		if err := output.WritePlan(stdout, p); err != nil {
+			fmt.Fprintf(stderr, "bottleneck experiment: %v\n", err)
+			return ExitError
+		}
+		return ExitOK
 	}
 	if o.html != "" {
 		// Fail now, not after minutes of measuring.

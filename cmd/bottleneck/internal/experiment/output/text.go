@@ -6,7 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment/plan"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment/result"
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment/settings"
 )
 
 // WriteText writes the run as tables for a terminal.
@@ -218,4 +220,31 @@ the pool refused or the producer shed. fast p50/p99: cache-read and database job
 the consumer. blocked: the share of the workers' time spent waiting to hand over a result.
 bottleneck: the capacity model's verdict on the row's traces.
 `)
+}
+
+// WritePlan shows what a plan would run (--check): each row's load, time
+// and settings, and about how long the run takes.
+func WritePlan(w io.Writer, p *plan.Plan) error {
+	var b strings.Builder
+	var total time.Duration
+	t := &table{header: []string{"row", "load", "warm-up + window", "settings"}, right: make([]bool, 4)}
+	for _, r := range p.Rows {
+		total += r.Warmup + r.Duration + rowOverhead
+		row := result.Row{}
+		for _, s := range settings.Scoped(r.Profile...) {
+			row.Settings = append(row.Settings, s.Key()+"="+s.Value)
+		}
+		settingsText := Settings(row)
+		if r.RecommendedBy != "" {
+			settingsText = "the fix recommended for " + r.RecommendedBy
+			if len(row.Settings) > 0 {
+				settingsText += ", then " + Settings(row)
+			}
+		}
+		t.add(r.Name, r.Workload.String(), r.Warmup.String()+" + "+r.Duration.String(), settingsText)
+	}
+	fmt.Fprintf(&b, "Plan %q (%s): %d rows, about %s on the experiment's own stack\n\n", p.Name, p.File, len(p.Rows), total.Round(time.Second))
+	t.write(&b, "")
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,9 +88,10 @@ type Runner struct {
 
 // rowState is what later rows may need of an earlier one.
 type rowState struct {
-	env, own settings.Env // with and without Base
-	fixes    []diagnose.Fix
-	status   string
+	env    settings.Env       // everything the row ran with, Base included
+	own    []settings.Setting // the row's settings without Base, in order
+	fixes  []diagnose.Fix
+	status string
 }
 
 // Run measures every row of p in order and returns their results. Rows
@@ -151,7 +153,7 @@ func (r *Runner) runRow(ctx context.Context, i int, row plan.Row, states map[str
 		return res, st, err
 	}
 
-	own := settings.Env{}
+	var own []settings.Setting
 	if row.RecommendedBy != "" {
 		from := states[row.RecommendedBy]
 		switch {
@@ -166,21 +168,18 @@ func (r *Runner) runRow(ctx context.Context, i int, row plan.Row, states map[str
 			st.status = res.Status
 			return res, st, nil
 		}
-		own = from.own.Clone()
 		fix := from.fixes[0]
-		own.Apply(fix.Settings...)
+		own = append(slices.Clone(from.own), fix.Settings...)
 		res.AppliedFix = fix.Summary
 	}
-	own.Apply(row.Profile...)
+	own = settings.Scoped(append(own, row.Profile...)...)
 	env := r.Base.Clone()
 	if env == nil {
 		env = settings.Env{}
 	}
-	for _, s := range own.Settings() {
-		env.Apply(s)
-	}
+	env.Apply(own...)
 	st.env, st.own = env, own
-	for _, s := range own.Settings() {
+	for _, s := range own {
 		res.Settings = append(res.Settings, s.Key()+"="+s.Value)
 	}
 	if err := env.Check(); err != nil {

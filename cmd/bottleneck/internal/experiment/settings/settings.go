@@ -273,3 +273,28 @@ func (e Env) Settings() []Setting {
 	}
 	return out
 }
+
+// Scoped expands settings into one per service, in the order given: an
+// unscoped setting becomes one for each service that reads it, and a later
+// setting of the same service and name replaces the earlier one where it
+// stands.
+func Scoped(list ...Setting) []Setting {
+	var out []Setting
+	at := map[string]int{}
+	for _, s := range list {
+		targets := []string{s.Service}
+		if s.Service == "" {
+			targets = Readers(s.Name)
+		}
+		for _, svc := range targets {
+			one := Setting{Service: svc, Name: s.Name, Value: s.Value}
+			if i, ok := at[one.Key()]; ok {
+				out[i] = one
+				continue
+			}
+			at[one.Key()] = len(out)
+			out = append(out, one)
+		}
+	}
+	return out
+}
