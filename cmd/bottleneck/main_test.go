@@ -181,6 +181,15 @@ func TestUpStartsEverythingAndStopsCleanlyOnSIGTERM(t *testing.T) {
 	if !strings.Contains(banner, fmt.Sprintf("http://localhost:%d", base)) {
 		t.Errorf("Jaeger should be on the port base %d:\n%s", base, banner)
 	}
+	// The consumer's ledger lives in a directory of this run's.
+	var ledgerDir string
+	if m := regexp.MustCompile(`(?m)^  consumer ledger\s+(\S+)\s+\(this run's; removed when up stops\)`).FindStringSubmatch(banner); m == nil {
+		t.Errorf("banner does not say where the consumer's ledger is:\n%s", banner)
+	} else if _, err := os.Stat(filepath.Join(m[1], "consumer-ledger.db")); err != nil {
+		t.Errorf("the consumer's ledger is not where the banner says: %v", err)
+	} else {
+		ledgerDir = filepath.Dir(m[1])
+	}
 
 	// The default scenario runs a checkout burst: its traces reach Jaeger.
 	jaeger := stack.HTTPURL(base)
@@ -222,6 +231,9 @@ func TestUpStartsEverythingAndStopsCleanlyOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "bottleneck up: stopped") {
 		t.Errorf("no 'stopped' line:\n%s", out)
+	}
+	if _, err := os.Stat(ledgerDir); ledgerDir != "" && !os.IsNotExist(err) {
+		t.Errorf("the run's data directory %s is still there after up stopped (%v)", ledgerDir, err)
 	}
 	for _, pid := range children {
 		if alive(pid) {

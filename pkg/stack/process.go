@@ -99,6 +99,21 @@ func (p *process) terminate(timeout time.Duration) error {
 	}
 }
 
+// kill ends the current incarnation at once (SIGKILL to its group), as a
+// crash would, and waits for it to be gone. The exit is expected: it does
+// not stop the stack.
+func (p *process) kill() {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.stopping = true
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	killGroup(cmd.Process.Pid, true)
+	<-done
+}
+
 func (p *process) exitError() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

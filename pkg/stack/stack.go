@@ -67,6 +67,15 @@ type Config struct {
 	// applied last.
 	ServiceEnv map[string][]string
 
+	// DataDir holds what the services keep on disk: the consumer's ledger,
+	// in DataDir/consumer (its DATA_DIR). Processes restarted with Restart
+	// or StartProcess find it again. Empty: a new directory under the OS
+	// temp dir for this Start, removed when the stack stops — the ledger
+	// names the jobs of one run, and a later run's producer starts new
+	// batches, so nothing in it would be of use. A DataDir given here is
+	// kept.
+	DataDir string
+
 	// Output receives every child's output, one prefixed line at a time, and
 	// build progress; nil discards it.
 	Output io.Writer
@@ -89,6 +98,9 @@ type Stack struct {
 	// mu serialises Restart against stopping.
 	mu       sync.Mutex
 	stopping bool
+
+	dataDir     string
+	ownsDataDir bool // made by Start: removed at stop
 
 	stopOnce sync.Once
 	stopReq  chan struct{}
@@ -125,6 +137,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	out := &logOutput{w: cfg.Output}
 	if err := ensureBinaries(ctx, cfg.RepoRoot, cfg.BinDir, s.names, cfg.Build, cfg.outputOrDiscard()); err != nil {
+		return nil, err
+	}
+	if err := s.makeDataDir(); err != nil {
 		return nil, err
 	}
 	width := 0
@@ -290,6 +305,7 @@ func (s *Stack) env(name string) []string {
 		env = append(env,
 			"GRPC_ADDR="+Addr(p.ConsumerGRPC),
 			"HTTP_ADDR="+Addr(p.ConsumerHTTP),
+			"DATA_DIR="+filepath.Join(s.dataDir, Consumer),
 		)
 	}
 	env = append(env, s.cfg.Env...)
@@ -401,8 +417,38 @@ func (s *Stack) stopAll() error {
 			errs = append(errs, p.terminate(s.cfg.StopTimeout))
 		}
 	}
+	if s.ownsDataDir {
+		if err := os.RemoveAll(s.dataDir); err != nil {
+			errs = append(errs, fmt.Errorf("removing the run's data directory: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
+
+// makeDataDir makes the directory the services keep their data in.
+func (s *Stack) makeDataDir() error {
+	if s.cfg.DataDir != "" {
+		dir, err := filepath.Abs(s.cfg.DataDir)
+		if err != nil {
+			return fmt.Errorf("data directory %s: %w", s.cfg.DataDir, err)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		s.dataDir = dir
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "hidden-bottleneck-run-*")
+	if err != nil {
+		return fmt.Errorf("data directory for this run: %w", err)
+	}
+	s.dataDir, s.ownsDataDir = dir, true
+	return nil
+}
+
+// DataDir is where the services keep their data for this run (the
+// consumer's ledger is in DataDir()/consumer).
+func (s *Stack) DataDir() string { return s.dataDir }
 
 // Restart stops one process gracefully and starts it again on the same
 // ports, waiting for its health. The others keep running, which is the point:

@@ -55,7 +55,7 @@ func fakeChild() int {
 	var env []string
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasSuffix(k, "_ADDR") || strings.HasPrefix(k, "OTEL_") ||
-			strings.HasPrefix(k, "JAEGER_") || k == "VENDOR_URL" || k == "EXTRA" {
+			strings.HasPrefix(k, "JAEGER_") || k == "VENDOR_URL" || k == "EXTRA" || k == "DATA_DIR" {
 			env = append(env, kv)
 		}
 	}

@@ -38,11 +38,22 @@ const (
 
 // Main runs the service and exits the process.
 func Main[C any](s Service[C]) {
+	keepRunningWithoutLogPipe()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := s.main(ctx, os.Args[1:], os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// keepRunningWithoutLogPipe stops a closed log pipe from killing the
+// service. Go's runtime turns a write to a broken pipe on stdout or stderr
+// into death by SIGPIPE unless SIGPIPE is ignored or notified (os/signal,
+// "SIGPIPE"). The log pipe breaks exactly when it matters: the process that
+// read it (`bottleneck up`, a terminal, a log shipper) died, and SIGTERM
+// follows — the service's first "shutting down" line would then kill it
+// before it drained its work and flushed its spans. Ignored, the write
+// fails with EPIPE, slog drops the line, and the shutdown goes on.
+func keepRunningWithoutLogPipe() { signal.Ignore(syscall.SIGPIPE) }
 
 func (s Service[C]) main(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet(s.Name, flag.ContinueOnError)

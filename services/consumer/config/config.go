@@ -18,6 +18,15 @@ const (
 	DefaultConcurrency  = 1
 )
 
+// The ledger: where it lives and how many job IDs it keeps. A relative
+// DATA_DIR is taken from the working directory; compose sets /data (a
+// named volume) and `bottleneck up` a directory of its own per run.
+const (
+	DefaultDataDir       = "data"
+	DefaultDedupCapacity = 100_000
+	MaxDedupCapacity     = 10_000_000
+)
+
 // Limits shared by the environment and the live /admin/config API.
 const (
 	MaxProcessDelay = 10 * time.Second
@@ -33,9 +42,11 @@ type Config struct {
 	ProcessDelay time.Duration
 	// Concurrency is how many results are handled at once.
 	Concurrency int
-	// DedupCapacity bounds the job IDs remembered for de-duplication and
-	// for answering Status.
+	// DedupCapacity bounds the job IDs the ledger remembers for
+	// de-duplication and for answering Status; the oldest go first.
 	DedupCapacity int
+	// DataDir holds the ledger file (consumer-ledger.db).
+	DataDir string
 
 	// LOG_LEVEL, LOG_FORMAT, PPROF_ADDR, SHUTDOWN_TIMEOUT.
 	envconfig.Common
@@ -65,7 +76,8 @@ func read(r *envconfig.Reader) Config {
 		HTTPAddr:      r.String("HTTP_ADDR", ":8083"),
 		ProcessDelay:  r.Duration("PROCESS_DELAY", DefaultProcessDelay, 0, MaxProcessDelay),
 		Concurrency:   r.Int("CONCURRENCY", DefaultConcurrency, MinConcurrency, MaxConcurrency),
-		DedupCapacity: r.Int("DEDUP_CAPACITY", 100_000, 1, 10_000_000),
+		DedupCapacity: r.Int("DEDUP_CAPACITY", DefaultDedupCapacity, 1, MaxDedupCapacity),
+		DataDir:       r.String("DATA_DIR", DefaultDataDir),
 		Common:        r.Common(),
 	}
 }

@@ -22,7 +22,7 @@ func TestDefaultsShowTheBug(t *testing.T) {
 		t.Errorf("bug knobs: got delay %v concurrency %d, want 50ms and 1 (the incident's slow serial consumer)", c.ProcessDelay, c.Concurrency)
 	}
 	want := Config{GRPCAddr: ":9091", HTTPAddr: ":8083", ProcessDelay: 50 * time.Millisecond, Concurrency: 1,
-		DedupCapacity: 100000, Common: envconfig.Common{LogLevel: "info", LogFormat: "text", ShutdownTimeout: 10 * time.Second}}
+		DedupCapacity: 100000, DataDir: "data", Common: envconfig.Common{LogLevel: "info", LogFormat: "text", ShutdownTimeout: 10 * time.Second}}
 	if c != want {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -32,13 +32,13 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	c, err := Load(lookup(map[string]string{
 		"GRPC_ADDR": "127.0.0.1:1", "HTTP_ADDR": "127.0.0.1:2", "PROCESS_DELAY": "0",
 		"CONCURRENCY": "8", "DEDUP_CAPACITY": "10", "LOG_LEVEL": "debug", "LOG_FORMAT": "json",
-		"SHUTDOWN_TIMEOUT": "3s",
+		"SHUTDOWN_TIMEOUT": "3s", "DATA_DIR": "/var/lib/consumer",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", ProcessDelay: 0, Concurrency: 8,
-		DedupCapacity: 10, Common: envconfig.Common{LogLevel: "debug", LogFormat: "json", ShutdownTimeout: 3 * time.Second}}
+		DedupCapacity: 10, DataDir: "/var/lib/consumer", Common: envconfig.Common{LogLevel: "debug", LogFormat: "json", ShutdownTimeout: 3 * time.Second}}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}
@@ -83,7 +83,7 @@ func TestShutdownTimeoutBounds(t *testing.T) {
 }
 
 func TestEnvNames(t *testing.T) {
-	want := []string{"CONCURRENCY", "DEDUP_CAPACITY", "GRPC_ADDR", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL", "PPROF_ADDR", "PROCESS_DELAY", "SHUTDOWN_TIMEOUT"}
+	want := []string{"CONCURRENCY", "DATA_DIR", "DEDUP_CAPACITY", "GRPC_ADDR", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL", "PPROF_ADDR", "PROCESS_DELAY", "SHUTDOWN_TIMEOUT"}
 	if got := EnvNames(); !slices.Equal(got, want) {
 		t.Errorf("EnvNames() = %v, want %v", got, want)
 	}

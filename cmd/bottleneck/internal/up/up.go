@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -144,6 +145,7 @@ func banner(s *stack.Stack, o options, took time.Duration) string {
 	fmt.Fprintf(&b, "  producer         %s/stats          POST /admin/checkout runs a burst now\n", local(stack.Producer))
 	fmt.Fprintf(&b, "  workers          %s/admin/config   the fixes, live (GET/PUT); /stats\n", local(stack.Workers))
 	fmt.Fprintf(&b, "  consumer         %s/admin/config   /stats\n", local(stack.Consumer))
+	fmt.Fprintf(&b, "  consumer ledger  %s\n", ledgerDir(s, o))
 	fmt.Fprintf(&b, "\nTry it while it runs:\n")
 	fmt.Fprintf(&b, "  curl -X POST %s/admin/checkout\n", hostport(stack.Producer))
 	fmt.Fprintf(&b, "  curl -X PUT %s/admin/config -H 'Content-Type: application/json' -d '{\"results_buffer\":%d}'\n", hostport(stack.Workers), o.workers()*100)
@@ -153,6 +155,21 @@ func banner(s *stack.Stack, o options, took time.Duration) string {
 	}
 	fmt.Fprintf(&b, "\nLogs follow. Ctrl-C stops everything.\n\n")
 	return b.String()
+}
+
+// ledgerDir says where the consumer keeps its ledger this run, and for how
+// long.
+func ledgerDir(s *stack.Stack, o options) string {
+	mine := ""
+	for _, kv := range o.serviceEnv()[stack.Consumer] {
+		if dir, ok := strings.CutPrefix(kv, "DATA_DIR="); ok {
+			mine = dir // the last one wins, as in the environment
+		}
+	}
+	if mine != "" {
+		return mine + "   (yours: kept)"
+	}
+	return filepath.Join(s.DataDir(), stack.Consumer) + "   (this run's; removed when up stops)"
 }
 
 // colorWanted decides whether log prefixes get ANSI colors.

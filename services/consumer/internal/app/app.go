@@ -13,6 +13,7 @@ import (
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/config"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/internal/ledger"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/internal/server"
 )
 
@@ -29,21 +30,34 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	}
 	flush := lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown, Budget: tracing.ShutdownBudget}
 
+	// A ledger that cannot be opened stops the start: running without it
+	// would forget every handled job.
+	led, err := ledger.Open(ledger.Options{Dir: cfg.DataDir, Capacity: cfg.DedupCapacity})
+	if err != nil {
+		_ = tp.Shutdown(ctx)
+		return err
+	}
+	// Closed after the gRPC server has drained: the last Delivers record
+	// their outcomes first.
+	book := lifecycle.Unit{Name: "ledger", Stop: func(context.Context) error { return led.Close() }}
+
 	srv := server.New(server.Options{
-		Tracing:       tp,
-		Log:           log,
-		Settings:      server.Settings{ProcessDelay: cfg.ProcessDelay, Concurrency: cfg.Concurrency},
-		DedupCapacity: cfg.DedupCapacity,
+		Tracing:  tp,
+		Log:      log,
+		Settings: server.Settings{ProcessDelay: cfg.ProcessDelay, Concurrency: cfg.Concurrency},
+		Ledger:   led,
 	})
 
 	gl, err := lifecycle.Listen(cfg.GRPCAddr, "GRPC_ADDR")
 	if err != nil {
+		_ = led.Close()
 		_ = tp.Shutdown(ctx)
 		return err
 	}
 	hl, err := lifecycle.Listen(cfg.HTTPAddr, "HTTP_ADDR")
 	if err != nil {
 		_ = gl.Close()
+		_ = led.Close()
 		_ = tp.Shutdown(ctx)
 		return err
 	}
@@ -51,10 +65,12 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 
 	log.Info("consumer started", "grpc", gl.Addr().String(), "http", hl.Addr().String(),
 		"process_delay", cfg.ProcessDelay, "concurrency", cfg.Concurrency, "dedup_capacity", cfg.DedupCapacity,
-		"tracing", tp.Enabled())
-	// Stopped in reverse: HTTP, then gRPC (drains in-flight Delivers), then spans.
+		"ledger", led.Path(), "remembered", led.Len(), "handled", led.Counts().Handled, "tracing", tp.Enabled())
+	// Stopped in reverse: HTTP, then gRPC (drains in-flight Delivers), then
+	// the ledger, then spans.
 	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout,
 		flush,
+		book,
 		lifecycle.Pprof(cfg.PprofAddr),
 		lifecycle.GRPC("grpc", srv.GRPCServer(), gl),
 		lifecycle.HTTP("http", httpSrv, hl),

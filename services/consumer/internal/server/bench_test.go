@@ -17,7 +17,8 @@ import (
 )
 
 // BenchmarkDeliver measures the consumer's own cost per result over
-// loopback gRPC with PROCESS_DELAY=0 and CONCURRENCY=64, tracing on and off.
+// loopback gRPC with PROCESS_DELAY=0 and CONCURRENCY=64, tracing on and off,
+// the ledger's fsync included (its own cost: ledger.BenchmarkComplete).
 func BenchmarkDeliver(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		b.Run(fmt.Sprintf("tracing=%v", on), func(b *testing.B) {
@@ -27,7 +28,7 @@ func BenchmarkDeliver(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer tp.Shutdown(context.Background())
-			srv := New(Options{Tracing: tp, Settings: Settings{Concurrency: 64}, DedupCapacity: 1 << 20, Sleep: func(time.Duration) {}})
+			srv := New(Options{Tracing: tp, Settings: Settings{Concurrency: 64}, Ledger: openLedger(b, b.TempDir(), 1<<20), Sleep: func(time.Duration) {}})
 			l, _ := net.Listen("tcp", "127.0.0.1:0")
 			g := srv.GRPCServer()
 			go func() { _ = g.Serve(l) }()

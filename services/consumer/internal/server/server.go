@@ -26,6 +26,7 @@ import (
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/config"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/internal/ledger"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/internal/sink"
 )
 
@@ -45,10 +46,12 @@ type Settings struct {
 
 // Options build a Server.
 type Options struct {
-	Tracing       *tracing.Provider
-	Log           *slog.Logger
-	Settings      Settings
-	DedupCapacity int
+	Tracing  *tracing.Provider
+	Log      *slog.Logger
+	Settings Settings
+	// Ledger records handled jobs durably (required); the server does not
+	// close it.
+	Ledger *ledger.Ledger
 	// Sleep stands for the work of handling one result (nil = time.Sleep);
 	// tests replace it to control and observe processing.
 	Sleep func(time.Duration)
@@ -65,10 +68,9 @@ type Server struct {
 	sleep  func(time.Duration)
 	now    func() time.Time
 	slots  *sink.Slots
-	ledger *sink.Ledger
+	ledger *ledger.Ledger
 	book   *sink.Book
 
-	dedupCapacity int
 	// cancelled counts results whose caller gave up while waiting for a slot.
 	cancelled atomic.Uint64
 	// retriesAsked counts deliveries answered ABORTED because an earlier
@@ -82,15 +84,14 @@ type Server struct {
 // New returns a server; opts.Settings must be valid (config.Load checks them).
 func New(opts Options) *Server {
 	s := &Server{
-		tp:            opts.Tracing,
-		log:           opts.Log,
-		sleep:         opts.Sleep,
-		now:           opts.Now,
-		slots:         sink.NewSlots(opts.Settings.Concurrency),
-		ledger:        sink.NewLedger(opts.DedupCapacity),
-		book:          sink.NewBook(recentWindow),
-		dedupCapacity: opts.DedupCapacity,
-		settings:      opts.Settings,
+		tp:       opts.Tracing,
+		log:      opts.Log,
+		sleep:    opts.Sleep,
+		now:      opts.Now,
+		slots:    sink.NewSlots(opts.Settings.Concurrency),
+		ledger:   opts.Ledger,
+		book:     sink.NewBook(recentWindow),
+		settings: opts.Settings,
 	}
 	if s.sleep == nil {
 		s.sleep = time.Sleep
@@ -121,11 +122,14 @@ func (s *Server) Settings() Settings {
 }
 
 // Deliver takes one result: it waits for a slot (result.wait), handles the
-// result (result.process) and replies. A job already handled is answered
-// duplicate=true and not handled again. A job an earlier attempt still holds
-// is answered ABORTED: that attempt may yet give up waiting for a slot, and
-// a duplicate=true answer would make the caller drop a result nobody
-// handled. The workers retry ABORTED.
+// result (result.process), records it in the ledger and replies. The reply
+// comes only once the outcome is on disk: a result acknowledged is a result
+// the consumer will remember after a restart. A job already handled is
+// answered duplicate=true and not handled again. A job an earlier attempt
+// still holds is answered ABORTED: that attempt may yet give up waiting for
+// a slot, and a duplicate=true answer would make the caller drop a result
+// nobody handled. A ledger that cannot be read or written answers
+// UNAVAILABLE. The workers retry ABORTED and UNAVAILABLE.
 func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobsv1.DeliverResponse, error) {
 	if err := validateDeliver(req); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -134,25 +138,35 @@ func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobs
 	job := res.GetJob()
 	arrived := s.now()
 
-	switch s.ledger.Claim(job.GetId()) {
-	case sink.Claimed:
-	case sink.InProgress:
+	claim, err := s.ledger.Claim(job.GetId())
+	if err != nil {
+		s.log.ErrorContext(ctx, "ledger unreadable; asked the caller to retry", spans.JobID, job.GetId(), "err", err)
+		return nil, status.Errorf(codes.Unavailable, "result for job %s not taken: %v; retry", job.GetId(), err)
+	}
+	switch claim {
+	case ledger.Claimed:
+	case ledger.InProgress:
 		s.retriesAsked.Add(1)
 		s.log.InfoContext(ctx, "result is being handled by an earlier attempt; asked the caller to retry",
 			spans.JobID, job.GetId(), "type", jobs.TypeName(job.GetType()))
 		return nil, status.Errorf(codes.Aborted, "result for job %s is being handled by an earlier attempt; retry", job.GetId())
-	default: // sink.Handled
-		s.book.Duplicate()
+	default: // ledger.Handled
 		pctx, span := s.tp.StartSpan(ctx, spans.ResultProcess)
 		tagJob(span, job)
 		span.SetBoolTag(spans.Duplicate, true)
 		span.SetBoolTag(spans.ResultOK, res.GetOk())
+		if err := s.ledger.Duplicate(); err != nil {
+			// The result itself is recorded; only the counter is not.
+			s.log.WarnContext(pctx, "duplicate not counted", spans.JobID, job.GetId(), "err", err)
+		}
 		span.Finish()
 		s.log.InfoContext(pctx, "duplicate result ignored", spans.JobID, job.GetId(), "type", jobs.TypeName(job.GetType()))
 		return &jobsv1.DeliverResponse{Duplicate: true}, nil
 	}
 
+	concurrency := s.Settings().Concurrency
 	wctx, wait := s.tp.StartSpan(ctx, spans.ResultWait)
+	wait.SetIntTag(spans.ConsumerConcurrency, concurrency)
 	release, ahead, err := s.slots.Acquire(wctx, job.GetId())
 	wait.SetIntTag(spans.WaitedBehindCount, ahead.Count)
 	if len(ahead.IDs) > 0 {
@@ -173,18 +187,30 @@ func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobs
 
 	pctx, proc := s.tp.StartSpan(ctx, spans.ResultProcess)
 	defer proc.Finish()
+	tagJob(proc, job)
+	proc.SetIntTag(spans.ConsumerConcurrency, s.Settings().Concurrency)
 	// The result is taken: handling runs to the end even if the caller goes
 	// away, so a retry finds it done instead of handling it twice.
 	s.sleep(s.Settings().ProcessDelay)
 	done := s.now()
-	s.ledger.Complete(job.GetId(), done, res.GetOk())
 
 	var endToEnd time.Duration
 	if at := job.GetSubmittedAt(); at.IsValid() {
 		endToEnd = done.Sub(at.AsTime())
 	}
 	work := res.GetWork().AsDuration()
-	tagJob(proc, job)
+	fast := jobs.IsFast(job.GetType())
+	if err := s.ledger.Complete(ledger.Outcome{
+		JobID: job.GetId(), Type: jobs.TypeName(job.GetType()), OK: res.GetOk(), CompletedAt: done,
+		FastJobWaited: sink.FastJobWaited(fast, work, endToEnd),
+	}); err != nil {
+		// Not recorded, so not acknowledged: the workers retry, and the
+		// retry is handled again (Complete dropped the claim).
+		proc.SetTag(tracing.TagError, "result handled but not recorded: "+err.Error())
+		s.log.ErrorContext(pctx, "result handled but not recorded; asked the caller to retry", spans.JobID, job.GetId(), "err", err)
+		return nil, status.Errorf(codes.Unavailable, "result for job %s handled but not recorded: %v; retry", job.GetId(), err)
+	}
+
 	proc.SetBoolTag(spans.Duplicate, false)
 	proc.SetBoolTag(spans.ResultOK, res.GetOk())
 	if !res.GetOk() && res.GetError() != "" {
@@ -196,7 +222,6 @@ func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobs
 	proc.SetIntTag(spans.EndToEndMS, millis(endToEnd))
 	proc.SetIntTag(spans.ConsumerWaitMS, millis(consumerWait))
 
-	fast := jobs.IsFast(job.GetType())
 	traceID, _ := tracing.SpanContext(pctx)
 	s.book.Record(sink.Outcome{
 		JobID: job.GetId(), Type: jobs.TypeName(job.GetType()), Target: job.GetTarget(), Fast: fast,
@@ -226,8 +251,9 @@ func (s *Server) logResult(ctx context.Context, res *jobsv1.Result, fast bool, w
 	s.log.InfoContext(ctx, "result", attrs...)
 }
 
-// Status says which of the given jobs were handled. Unknown IDs (never seen,
-// or forgotten beyond DEDUP_CAPACITY) are not done; a malformed ID (the
+// Status says which of the given jobs were handled, from the ledger, so it
+// answers for jobs handled before a restart. Unknown IDs (never seen, or
+// forgotten beyond DEDUP_CAPACITY) are not done; a malformed ID (the
 // Deliver rule) fails the whole call, naming its index.
 func (s *Server) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.StatusResponse, error) {
 	ids := req.GetJobIds()
@@ -239,10 +265,15 @@ func (s *Server) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.S
 			return nil, status.Errorf(codes.InvalidArgument, "job_ids[%d]: %v", i, err)
 		}
 	}
+	recs, err := s.ledger.LookupAll(ids)
+	if err != nil {
+		s.log.Error("ledger unreadable for Status", "err", err)
+		return nil, status.Errorf(codes.Unavailable, "%v; retry", err)
+	}
 	resp := &jobsv1.StatusResponse{Jobs: make([]*jobsv1.JobStatus, 0, len(ids))}
 	for _, id := range ids {
 		js := &jobsv1.JobStatus{JobId: id}
-		if r, ok := s.ledger.Lookup(id); ok && r.Done {
+		if r, ok := recs[id]; ok {
 			js.Done, js.Ok, js.CompletedAt = true, r.OK, timestamppb.New(r.CompletedAt)
 		}
 		resp.Jobs = append(resp.Jobs, js)
@@ -266,6 +297,9 @@ func tagJob(span *tracez.ActiveSpan, job *jobsv1.Job) {
 	if job.GetSequence() != 0 {
 		span.SetIntTag(spans.JobSequence, int(job.GetSequence()))
 	}
+	if job.GetAttempt() != 0 {
+		span.SetIntTag(spans.JobAttempt, int(job.GetAttempt()))
+	}
 }
 
 func millis(d time.Duration) int { return int(d.Round(time.Millisecond) / time.Millisecond) }
@@ -286,23 +320,62 @@ func short(d time.Duration) time.Duration {
 // they are polled and would bury the jobs' traces.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", healthcheck.Handler("consumer", nil))
+	// Unhealthy while the ledger cannot be written: results are refused
+	// (UNAVAILABLE) until it can.
+	mux.Handle("GET /healthz", healthcheck.Handler("consumer", s.ledger.Healthy))
 	mux.HandleFunc("GET /stats", s.handleStats)
 	mux.HandleFunc("GET /admin/config", s.handleGetConfig)
 	mux.HandleFunc("PUT /admin/config", s.handlePutConfig)
-	return mux
+	return httpjson.Routes(mux)
+}
+
+// Summary is the account of handled results. The counts come from the
+// ledger and survive restarts; the percentiles and slowest jobs are over the
+// last recent_window results this process handled.
+type Summary struct {
+	Handled    uint64               `json:"handled"`
+	Duplicates uint64               `json:"duplicates"`
+	ByType     map[string]TypeStats `json:"by_type"`
+	// SlowestFastJobs are the recent fast jobs with the longest end-to-end
+	// times: the ones that waited behind slow vendor calls.
+	SlowestFastJobs []sink.Outcome `json:"slowest_fast_jobs"`
+	RecentWindow    int            `json:"recent_window"`
+}
+
+// TypeStats is one job type's share.
+type TypeStats struct {
+	Handled  uint64           `json:"handled"`
+	Failed   uint64           `json:"failed"`
+	Flagged  uint64           `json:"fast_jobs_waited,omitempty"`
+	EndToEnd sink.Percentiles `json:"end_to_end_recent"`
+}
+
+func (s *Server) summary() Summary {
+	counts := s.ledger.Counts()
+	recent := s.book.Recent(slowestShown)
+	sum := Summary{
+		Handled: counts.Handled, Duplicates: counts.Duplicates, ByType: map[string]TypeStats{},
+		SlowestFastJobs: recent.SlowestFastJobs, RecentWindow: recent.Window,
+	}
+	for typ, c := range counts.ByType {
+		sum.ByType[typ] = TypeStats{Handled: c.Handled, Failed: c.Failed, Flagged: c.FastJobsWaited, EndToEnd: recent.EndToEnd[typ]}
+	}
+	return sum
 }
 
 // Stats is the /stats document.
 type Stats struct {
-	sink.Summary
+	Summary
 	InFlight       int    `json:"in_flight"`
 	Waiting        int    `json:"waiting"`
 	CancelledWaits uint64 `json:"cancelled_waits"`
 	// RetriesAsked counts deliveries answered ABORTED ("retry") because an
 	// earlier attempt for the same job was still waiting or being handled.
-	RetriesAsked  uint64        `json:"retries_asked"`
+	RetriesAsked uint64 `json:"retries_asked"`
+	// RememberedIDs is the number of job IDs in the ledger (at most
+	// DEDUP_CAPACITY); Ledger has the details.
 	RememberedIDs int           `json:"remembered_ids"`
+	Ledger        ledger.Stats  `json:"ledger"`
 	Config        configView    `json:"config"`
 	Tracing       tracing.Stats `json:"tracing"`
 }
@@ -311,12 +384,13 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	held, waiting := s.slots.Usage()
 	return Stats{
-		Summary:        s.book.Summarize(slowestShown),
+		Summary:        s.summary(),
 		InFlight:       held,
 		Waiting:        waiting,
 		CancelledWaits: s.cancelled.Load(),
 		RetriesAsked:   s.retriesAsked.Load(),
 		RememberedIDs:  s.ledger.Len(),
+		Ledger:         s.ledger.Stats(),
 		Config:         s.configView(),
 		Tracing:        s.tp.Stats(),
 	}
@@ -335,7 +409,7 @@ type configView struct {
 
 func (s *Server) configView() configView {
 	st := s.Settings()
-	return configView{ProcessDelay: st.ProcessDelay.String(), Concurrency: st.Concurrency, DedupCapacity: s.dedupCapacity}
+	return configView{ProcessDelay: st.ProcessDelay.String(), Concurrency: st.Concurrency, DedupCapacity: s.ledger.Stats().Capacity}
 }
 
 func (s *Server) handleGetConfig(w http.ResponseWriter, _ *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging/logtest"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/internal/ledger"
 )
 
 // harness is a consumer on a real loopback gRPC listener.
@@ -51,8 +53,8 @@ func start(t *testing.T, opts Options) *harness {
 	if opts.Settings.Concurrency == 0 {
 		opts.Settings.Concurrency = 1
 	}
-	if opts.DedupCapacity == 0 {
-		opts.DedupCapacity = 1000
+	if opts.Ledger == nil {
+		opts.Ledger = openLedger(t, t.TempDir(), 1000)
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = func(time.Duration) {}
@@ -75,6 +77,16 @@ func start(t *testing.T, opts Options) *harness {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return &harness{srv: srv, tp: tp, exp: exp, client: jobsv1.NewResultSinkClient(conn), logs: logs}
+}
+
+func openLedger(t testing.TB, dir string, capacity int) *ledger.Ledger {
+	t.Helper()
+	l, err := ledger.Open(ledger.Options{Dir: dir, Capacity: capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l
 }
 
 func result(id string, typ jobsv1.JobType) *jobsv1.DeliverRequest {
@@ -543,4 +555,87 @@ func TestAdminConfigValidation(t *testing.T) {
 		t.Fatalf("GET /stats: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// A consumer that restarts on the same ledger still knows the jobs it
+// handled: a redelivery is a duplicate, Status says done, /stats counts on.
+func TestRestartKeepsDedupStatusAndStats(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	first, err := ledger.Open(ledger.Options{Dir: dir, Capacity: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGate()
+	close(g.open)
+	h := start(t, Options{Ledger: first, Sleep: g.sleep, Now: func() time.Time { return now }})
+	for _, id := range []string{"job-1", "job-2"} {
+		if _, err := h.client.Deliver(context.Background(), result(id, jobsv1.JobType_JOB_TYPE_CACHE_READ)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	h2 := start(t, Options{Ledger: openLedger(t, dir, 100), Sleep: g.sleep})
+	resp, err := h2.client.Deliver(context.Background(), result("job-1", jobsv1.JobType_JOB_TYPE_CACHE_READ))
+	if err != nil || !resp.GetDuplicate() {
+		t.Fatalf("redelivery after restart: %v, %v; want duplicate=true", resp, err)
+	}
+	if _, _, calls := g.stats(); calls != 2 {
+		t.Errorf("handled %d times in all, want 2 (job-1 not again)", calls)
+	}
+	sr, err := h2.client.Status(context.Background(), &jobsv1.StatusRequest{JobIds: []string{"job-1", "job-2", "job-3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, true, false} {
+		if j := sr.GetJobs()[i]; j.GetDone() != want {
+			t.Errorf("after restart Status(%s).done = %v, want %v", j.GetJobId(), j.GetDone(), want)
+		}
+	}
+	if at := sr.GetJobs()[0].GetCompletedAt().AsTime(); !at.Equal(now) {
+		t.Errorf("completed_at after restart %v, want %v", at, now)
+	}
+	st := h2.srv.Stats()
+	if st.Handled != 2 || st.Duplicates != 1 || st.ByType["cache-read"].Handled != 2 || st.RememberedIDs != 2 || st.Ledger.Remembered != 2 {
+		t.Errorf("stats after restart: handled %d duplicates %d by type %+v remembered %d ledger %+v",
+			st.Handled, st.Duplicates, st.ByType, st.RememberedIDs, st.Ledger)
+	}
+}
+
+// A result whose outcome cannot be recorded is not acknowledged: the
+// caller gets UNAVAILABLE (the workers retry it), /healthz says why, and
+// nothing is counted.
+func TestUnrecordedResultIsNotAcknowledged(t *testing.T) {
+	l := openLedger(t, t.TempDir(), 100)
+	var breakDisk atomic.Bool
+	// Closing the ledger while a result is being handled stands for a disk
+	// that fails between the claim and the record (the ledger's own tests
+	// fill a size-capped file).
+	h := start(t, Options{Ledger: l, Sleep: func(time.Duration) {
+		if breakDisk.Load() {
+			_ = l.Close()
+		}
+	}})
+	if _, err := h.client.Deliver(context.Background(), result("before", jobsv1.JobType_JOB_TYPE_DATABASE)); err != nil {
+		t.Fatal(err)
+	}
+	breakDisk.Store(true)
+	_, err := h.client.Deliver(context.Background(), result("after", jobsv1.JobType_JOB_TYPE_DATABASE))
+	if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "job after handled but not recorded") {
+		t.Fatalf("Deliver whose outcome cannot be recorded: %v; want UNAVAILABLE saying so", err)
+	}
+	// With the ledger unreadable, nothing is taken and Status cannot answer.
+	_, err = h.client.Deliver(context.Background(), result("later", jobsv1.JobType_JOB_TYPE_DATABASE))
+	if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "not taken") {
+		t.Errorf("Deliver with an unreadable ledger: %v; want UNAVAILABLE", err)
+	}
+	if _, err := h.client.Status(context.Background(), &jobsv1.StatusRequest{JobIds: []string{"before"}}); status.Code(err) != codes.Unavailable {
+		t.Errorf("Status with an unreadable ledger: %v; want UNAVAILABLE", err)
+	}
+	if st := h.srv.Stats(); st.Handled != 1 || st.InFlight != 0 {
+		t.Errorf("stats: handled %d in flight %d; want 1 0", st.Handled, st.InFlight)
+	}
 }

@@ -24,6 +24,7 @@ func TestSpansJoinTheCallersTrace(t *testing.T) {
 	h := start(t, Options{})
 	ctx, root := h.tp.StartSpan(context.Background(), "test.forwarder")
 	req := result("checkout-b1-01", jobsv1.JobType_JOB_TYPE_CACHE_READ)
+	req.Result.Job.Attempt = 2
 	if _, err := h.client.Deliver(ctx, req); err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +80,9 @@ func TestSpansJoinTheCallersTrace(t *testing.T) {
 	}
 
 	w := attrs(wait)
-	if w[spans.WaitedBehindCount] != "0" {
-		t.Errorf("result.wait %s = %q, want 0", spans.WaitedBehindCount, w[spans.WaitedBehindCount])
+	if w[spans.WaitedBehindCount] != "0" || w[spans.ConsumerConcurrency] != "1" {
+		t.Errorf("result.wait %s = %q, %s = %q; want 0 and 1", spans.WaitedBehindCount, w[spans.WaitedBehindCount],
+			spans.ConsumerConcurrency, w[spans.ConsumerConcurrency])
 	}
 	p := attrs(proc)
 	for k, want := range map[string]string{
@@ -88,6 +90,7 @@ func TestSpansJoinTheCallersTrace(t *testing.T) {
 		spans.JobTarget: "user:premium_customer", spans.JobBatch: "b1", spans.JobScenario: "checkout",
 		spans.JobSequence: "1", spans.ResultOK: "true", spans.Duplicate: "false",
 		spans.WorkMS: "2", spans.QueueWaitMS: "1", spans.SendBlockMS: "40",
+		spans.JobAttempt: "2", spans.ConsumerConcurrency: "1",
 	} {
 		if p[k] != want {
 			t.Errorf("result.process %s = %q, want %q", k, p[k], want)

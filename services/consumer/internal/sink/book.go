@@ -43,29 +43,19 @@ type Percentiles struct {
 	Max     float64 `json:"max_ms"`
 }
 
-// TypeStats is one job type's share of the book.
-type TypeStats struct {
-	Handled  uint64      `json:"handled"`
-	Failed   uint64      `json:"failed"`
-	Flagged  uint64      `json:"fast_jobs_waited,omitempty"`
-	EndToEnd Percentiles `json:"end_to_end_recent"`
-}
-
-// Book counts handled results and keeps the most recent ones in a ring, so
-// /stats can show percentiles and the slowest fast jobs in bounded memory.
+// Book keeps the most recent handled results in a ring, so /stats can show
+// percentiles and the slowest fast jobs in bounded memory. It is memory
+// only: the counters that must survive a restart are in the ledger.
 type Book struct {
-	mu         sync.Mutex
-	handled    uint64
-	duplicates uint64
-	byType     map[string]*TypeStats
-	recent     []Outcome
-	next       int
-	full       bool
+	mu   sync.Mutex
+	ring []Outcome
+	next int
+	full bool
 }
 
 // NewBook keeps the last size outcomes (at least 1).
 func NewBook(size int) *Book {
-	return &Book{byType: map[string]*TypeStats{}, recent: make([]Outcome, max(size, 1))}
+	return &Book{ring: make([]Outcome, max(size, 1))}
 }
 
 // Record adds a handled result.
@@ -74,57 +64,34 @@ func (b *Book) Record(o Outcome) {
 	o.WorkMS = ms(o.Work)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.handled++
-	ts := b.byType[o.Type]
-	if ts == nil {
-		ts = &TypeStats{}
-		b.byType[o.Type] = ts
-	}
-	ts.Handled++
-	if !o.OK {
-		ts.Failed++
-	}
-	if FastJobWaited(o.Fast, o.Work, o.EndToEnd) {
-		ts.Flagged++
-	}
-	b.recent[b.next] = o
-	b.next = (b.next + 1) % len(b.recent)
+	b.ring[b.next] = o
+	b.next = (b.next + 1) % len(b.ring)
 	b.full = b.full || b.next == 0
 }
 
-// Duplicate counts a result that was delivered again and not handled.
-func (b *Book) Duplicate() {
-	b.mu.Lock()
-	b.duplicates++
-	b.mu.Unlock()
-}
-
-// Summary is the book's view for /stats.
-type Summary struct {
-	Handled    uint64               `json:"handled"`
-	Duplicates uint64               `json:"duplicates"`
-	ByType     map[string]TypeStats `json:"by_type"`
-	// SlowestFastJobs are the recent fast jobs with the longest end-to-end
+// Recent is the book's view of the results it holds.
+type Recent struct {
+	// EndToEnd are each job type's end-to-end percentiles.
+	EndToEnd map[string]Percentiles
+	// SlowestFastJobs are the fast jobs with the longest end-to-end
 	// times: the ones that waited behind slow vendor calls.
-	SlowestFastJobs []Outcome `json:"slowest_fast_jobs"`
-	RecentWindow    int       `json:"recent_window"`
+	SlowestFastJobs []Outcome
+	// Window is the ring's size.
+	Window int
 }
 
-// Summarize returns counts, per-type percentiles over the recent ring and
-// the top slowest recent fast jobs.
-func (b *Book) Summarize(top int) Summary {
+// Recent returns per-type percentiles over the ring and its top slowest
+// fast jobs.
+func (b *Book) Recent(top int) Recent {
 	b.mu.Lock()
 	n := b.next
 	if b.full {
-		n = len(b.recent)
+		n = len(b.ring)
 	}
-	recent := slices.Clone(b.recent[:n])
-	s := Summary{Handled: b.handled, Duplicates: b.duplicates, ByType: make(map[string]TypeStats, len(b.byType)), RecentWindow: len(b.recent)}
-	for k, v := range b.byType {
-		s.ByType[k] = *v
-	}
+	recent := slices.Clone(b.ring[:n])
 	b.mu.Unlock()
 
+	r := Recent{EndToEnd: map[string]Percentiles{}, Window: len(b.ring)}
 	perType := map[string][]time.Duration{}
 	var fast []Outcome
 	for _, o := range recent {
@@ -134,16 +101,14 @@ func (b *Book) Summarize(top int) Summary {
 		}
 	}
 	for k, ds := range perType {
-		ts := s.ByType[k]
-		ts.EndToEnd = percentiles(ds)
-		s.ByType[k] = ts
+		r.EndToEnd[k] = percentiles(ds)
 	}
 	slices.SortFunc(fast, func(a, b Outcome) int { return cmp.Compare(b.EndToEnd, a.EndToEnd) })
-	s.SlowestFastJobs = fast[:min(top, len(fast))]
-	if s.SlowestFastJobs == nil {
-		s.SlowestFastJobs = []Outcome{}
+	r.SlowestFastJobs = fast[:min(top, len(fast))]
+	if r.SlowestFastJobs == nil {
+		r.SlowestFastJobs = []Outcome{}
 	}
-	return s
+	return r
 }
 
 func percentiles(ds []time.Duration) Percentiles {

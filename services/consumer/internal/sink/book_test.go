@@ -26,40 +26,28 @@ func TestFastJobWaited(t *testing.T) {
 	}
 }
 
-func TestBookSummarize(t *testing.T) {
+func TestBookRecent(t *testing.T) {
 	b := NewBook(100)
 	for i := 1; i <= 100; i++ {
 		b.Record(Outcome{JobID: fmt.Sprint("c", i), Type: "cache-read", Fast: true, OK: true,
 			Work: time.Millisecond, EndToEnd: time.Duration(i) * time.Millisecond})
 	}
 	b.Record(Outcome{JobID: "v", Type: "vendor-api", OK: false, Work: time.Second, EndToEnd: 3 * time.Second})
-	b.Duplicate()
-
-	s := b.Summarize(3)
-	if s.Handled != 101 || s.Duplicates != 1 {
-		t.Errorf("handled %d duplicates %d, want 101 1", s.Handled, s.Duplicates)
-	}
-	c := s.ByType["cache-read"]
+	r := b.Recent(3)
 	// The ring holds 100: the vendor result pushed out c1.
-	if c.Handled != 100 || c.EndToEnd.Samples != 99 || c.EndToEnd.Max != 100 || c.EndToEnd.P50 != 51 {
-		t.Errorf("cache-read stats %+v", c)
+	if c := r.EndToEnd["cache-read"]; c.Samples != 99 || c.Max != 100 || c.P50 != 51 {
+		t.Errorf("cache-read percentiles %+v", c)
 	}
-	if c.Flagged != 0 { // none took more than 100 ms
-		t.Errorf("flagged %d cache reads, want 0", c.Flagged)
+	if v := r.EndToEnd["vendor-api"]; v.Samples != 1 || v.Max != 3000 {
+		t.Errorf("vendor-api percentiles %+v", v)
 	}
-	if v := s.ByType["vendor-api"]; v.Failed != 1 || v.EndToEnd.Max != 3000 {
-		t.Errorf("vendor-api stats %+v", v)
+	if len(r.SlowestFastJobs) != 3 || r.SlowestFastJobs[0].JobID != "c100" || r.SlowestFastJobs[2].JobID != "c98" {
+		t.Errorf("slowest fast jobs %+v, want c100, c99, c98", r.SlowestFastJobs)
 	}
-	if len(s.SlowestFastJobs) != 3 || s.SlowestFastJobs[0].JobID != "c100" || s.SlowestFastJobs[2].JobID != "c98" {
-		t.Errorf("slowest fast jobs %+v, want c100, c99, c98", s.SlowestFastJobs)
+	if r.Window != 100 {
+		t.Errorf("window %d", r.Window)
 	}
-}
-
-func TestBookCountsFastJobsThatWaited(t *testing.T) {
-	b := NewBook(4)
-	b.Record(Outcome{Type: "cache-read", Fast: true, Work: 2 * time.Millisecond, EndToEnd: 1840 * time.Millisecond})
-	b.Record(Outcome{Type: "cache-read", Fast: true, Work: 2 * time.Millisecond, EndToEnd: 5 * time.Millisecond})
-	if got := b.Summarize(5).ByType["cache-read"].Flagged; got != 1 {
-		t.Errorf("flagged %d, want 1", got)
+	if got := NewBook(4).Recent(5).SlowestFastJobs; got == nil || len(got) != 0 {
+		t.Errorf("an empty book's slowest fast jobs: %#v, want an empty list", got)
 	}
 }

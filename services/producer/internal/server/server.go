@@ -38,7 +38,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /admin/load", s.handleGetLoad)
 	mux.HandleFunc("PUT /admin/load", s.handlePutLoad)
 	mux.HandleFunc("POST /admin/checkout", s.handleCheckout)
-	return mux
+	return httpjson.Routes(mux)
 }
 
 // LoadView is the JSON of /admin/load.
@@ -134,10 +134,36 @@ func (p loadPatch) apply(l *scenario.Load) error {
 	return nil
 }
 
+// checkoutRequest is the optional body of POST /admin/checkout. No body (or
+// {}) runs the burst as the scenario does.
+type checkoutRequest struct {
+	// Timeout replaces CHECKOUT_TIMEOUT for this burst only, like "30s".
+	Timeout *string `json:"timeout"`
+}
+
+// maxCheckoutBody bounds the body: it holds one short field.
+const maxCheckoutBody = 4 << 10
+
 // handleCheckout runs one burst now and answers when it completed or timed
 // out. It runs beside the background scenario: each burst has its own batch.
+// The burst is always the incident's 20 jobs, in its order.
 func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
+	var req checkoutRequest
+	if _, err := httpjson.DecodeOptional(w, r, &req, maxCheckoutBody); err != nil {
+		httpjson.WriteError(w, err)
+		return
+	}
 	load, _ := s.runner.Control().Get()
-	rep := s.runner.Checkout(r.Context(), load.CheckoutTimeout)
+	timeout := load.CheckoutTimeout
+	if req.Timeout != nil {
+		d, err := envconfig.ParseDuration(*req.Timeout)
+		if err != nil || d < scenario.MinCheckoutTimeout || d > scenario.MaxCheckoutTimeout {
+			httpjson.WriteError(w, httpjson.BadRequest("timeout %q: want a duration from %s to %s, like \"30s\"",
+				*req.Timeout, scenario.MinCheckoutTimeout, scenario.MaxCheckoutTimeout))
+			return
+		}
+		timeout = d
+	}
+	rep := s.runner.Checkout(r.Context(), timeout)
 	httpjson.Write(w, http.StatusOK, rep)
 }

@@ -158,3 +158,87 @@ func TestAdminCheckout(t *testing.T) {
 		t.Errorf("healthz: %d", code)
 	}
 }
+
+// POST /admin/checkout takes no body or a valid one; anything else is
+// refused like the other admin endpoints, and no burst runs.
+func TestAdminCheckoutRejectsBadBodies(t *testing.T) {
+	ts, runner := newServer(t)
+	post := func(body, ctype string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/admin/checkout", strings.NewReader(body))
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		name, body, ctype string
+		status            int
+		says              string
+	}{
+		{"malformed", `{"timeout":`, "application/json", 400, "malformed JSON"},
+		{"unknown field", `{"jobs": 5}`, "application/json", 400, `unknown field "jobs"`},
+		{"null", `null`, "application/json", 400, "got null"},
+		{"array", `[]`, "application/json", 400, "got array"},
+		{"wrong type", `{"timeout": 30}`, "application/json", 400, `field "timeout"`},
+		{"timeout too long", `{"timeout": "11m"}`, "application/json", 400, `timeout "11m"`},
+		{"timeout not a duration", `{"timeout": "soon"}`, "application/json", 400, `timeout "soon"`},
+		{"text", `run it`, "text/plain", 415, "Content-Type"},
+		{"huge", `{"timeout": "` + strings.Repeat("1", 10<<20) + `s"}`, "application/json", 413, "larger than"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := post(c.body, c.ctype)
+			var e struct {
+				Error string `json:"error"`
+			}
+			if code != c.status || json.Unmarshal([]byte(body), &e) != nil || !strings.Contains(e.Error, c.says) {
+				t.Errorf("POST %.40q: %d %.200s; want %d with an error saying %q", c.body, code, body, c.status, c.says)
+			}
+		})
+	}
+	if b := runner.Stats().Bursts; b.Run != 0 {
+		t.Fatalf("rejected requests ran %d bursts", b.Run)
+	}
+	for _, body := range []string{"", "{}", `{"timeout": "30s"}`} {
+		if code, resp := post(body, "application/json"); code != 200 || !strings.Contains(resp, `"completed": 20`) {
+			t.Errorf("POST %q: %d %.200s; want a completed burst", body, code, resp)
+		}
+	}
+	if code, _ := post("", ""); code != 200 {
+		t.Errorf("POST with no body and no Content-Type (curl -X POST): %d", code)
+	}
+}
+
+// Every 4xx of the producer, the mux's own 404 and 405 included, is JSON.
+func TestUnknownPathsAndMethodsAnswerJSON(t *testing.T) {
+	ts, _ := newServer(t)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{http.MethodGet, "/admin/checkout", 405, "POST"},
+		{http.MethodDelete, "/admin/load", 405, "GET, HEAD, PUT"},
+		{http.MethodPost, "/stats", 405, "GET, HEAD"},
+		{http.MethodGet, "/admin/nothing", 404, ""},
+	} {
+		req, _ := http.NewRequest(c.method, ts.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e struct {
+			Error string `json:"error"`
+		}
+		if resp.StatusCode != c.status || resp.Header.Get("Allow") != c.allow || json.Unmarshal(b, &e) != nil || e.Error == "" {
+			t.Errorf("%s %s: %d Allow %q %s; want %d Allow %q and a JSON error", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), b, c.status, c.allow)
+		}
+	}
+}

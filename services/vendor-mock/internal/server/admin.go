@@ -38,6 +38,14 @@ func (s *Server) adminPreset(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r, "POST")
 		return
 	}
+	// The name is the whole input: a body may be left out or be {}, and
+	// anything else is refused rather than ignored.
+	var none struct{}
+	if _, err := httpjson.DecodeOptional(w, r, &none, httpjson.MaxBody); err != nil {
+		s.log.WarnContext(r.Context(), "fault change rejected", "method", r.Method, "path", r.URL.Path, "err", err)
+		httpjson.WriteError(w, err)
+		return
+	}
 	name := r.PathValue("name")
 	s.change(w, r, func(faults.Config, []byte) (faults.Config, error) {
 		c, err := faults.Preset(name)

@@ -95,7 +95,7 @@ func New(o Options) (*Server, error) {
 	mux.Handle("GET /static/", controlPage)
 	// Only the vendor API is traced: the page polls /stats every second,
 	// and admin and health calls would bury the jobs' traces.
-	s.handler = o.Tracing.HTTPHandler(mux, func(r *http.Request) bool {
+	s.handler = o.Tracing.HTTPHandler(httpjson.Routes(mux), func(r *http.Request) bool {
 		return !strings.HasPrefix(r.URL.Path, "/v1/")
 	})
 	return s, nil
@@ -127,8 +127,5 @@ func (s *Server) ready() error {
 
 // methodNotAllowed answers 405 with the Allow header and a JSON body.
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) {
-	w.Header().Set("Allow", strings.Join(allow, ", "))
-	httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{
-		"error": fmt.Sprintf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")),
-	})
+	httpjson.MethodNotAllowed(w, r, allow...)
 }

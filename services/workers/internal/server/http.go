@@ -16,8 +16,8 @@ import (
 
 // HTTPHandler serves /healthz, /stats and /admin/config. None of them is
 // traced: polling would bury the jobs' traces. A known path with the wrong
-// method answers 405 with Allow (http.ServeMux does that for method
-// patterns).
+// method answers 405 with Allow, an unknown one 404, both in JSON
+// (httpjson.Routes).
 func (s *Server) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", healthcheck.Handler("workers", func() error {
@@ -29,7 +29,7 @@ func (s *Server) HTTPHandler() http.Handler {
 	mux.HandleFunc("GET /stats", s.stats)
 	mux.HandleFunc("GET /admin/config", s.getConfig)
 	mux.HandleFunc("PUT /admin/config", s.putConfig)
-	return mux
+	return httpjson.Routes(mux)
 }
 
 // ConfigView is the JSON of GET/PUT /admin/config. Durations are strings

@@ -5,8 +5,11 @@ package page
 
 import (
 	"embed"
+	"io/fs"
 	"net/http"
 	"strings"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/httpjson"
 )
 
 //go:embed index.html static
@@ -21,10 +24,18 @@ func Handler() http.Handler {
 		switch {
 		case r.URL.Path == "/":
 			http.ServeFileFS(w, r, files, "index.html")
-		case strings.HasPrefix(r.URL.Path, "/static/") && !strings.HasSuffix(r.URL.Path, "/"):
+		case strings.HasPrefix(r.URL.Path, "/static/") && !strings.HasSuffix(r.URL.Path, "/") && exists(r.URL.Path):
 			assets.ServeHTTP(w, r)
 		default:
-			http.NotFound(w, r)
+			// JSON like every other 4xx of the service (the file server's
+			// own 404 is plain text).
+			httpjson.NotFound(w, r)
 		}
 	})
+}
+
+// exists says whether urlPath names an embedded file (not a directory).
+func exists(urlPath string) bool {
+	st, err := fs.Stat(files, strings.TrimPrefix(urlPath, "/"))
+	return err == nil && !st.IsDir()
 }
