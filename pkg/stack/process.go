@@ -123,21 +123,6 @@ func (p *process) exitError() error {
 	return nil
 }
 
-// pid is the current incarnation's process ID, 0 once it has exited.
-func (p *process) pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return 0
-	}
-	select {
-	case <-p.done:
-		return 0
-	default:
-		return p.cmd.Process.Pid
-	}
-}
-
 // exited is closed when the current incarnation has exited.
 func (p *process) exited() <-chan struct{} {
 	p.mu.Lock()

@@ -472,17 +472,6 @@ func (s *Stack) Restart(ctx context.Context, name string) error {
 	return p.waitHealthy(ctx, s.cfg.StartTimeout)
 }
 
-// PID is the process ID of name's current incarnation, or 0 when it is not
-// running: not part of this stack, stopped, or exited. Callers read
-// /proc/<pid> for the process's CPU time and memory.
-func (s *Stack) PID(name string) int {
-	p, ok := s.procs[name]
-	if !ok {
-		return 0
-	}
-	return p.pid()
-}
-
 // services are the stack's processes other than Jaeger, in stop order.
 func (s *Stack) services() []*process {
 	var ps []*process

@@ -423,12 +423,12 @@ func TestStackRestartsTheServicesWithNewEnvAndKeepsJaeger(t *testing.T) {
 	defer s.Stop()
 	pids := map[string]int{}
 	for _, n := range stopOrder() {
-		if pids[n] = s.PID(n); pids[n] <= 0 {
-			t.Fatalf("PID(%s) = %d while running", n, pids[n])
+		if pids[n] = s.Pid(n); pids[n] <= 0 {
+			t.Fatalf("Pid(%s) = %d while running", n, pids[n])
 		}
 	}
-	if s.PID("nope") != 0 {
-		t.Error("PID of an unknown process: want 0")
+	if s.Pid("nope") != 0 {
+		t.Error("Pid of an unknown process: want 0")
 	}
 
 	if err := s.StopServices(); err != nil {
@@ -438,13 +438,13 @@ func TestStackRestartsTheServicesWithNewEnvAndKeepsJaeger(t *testing.T) {
 		t.Errorf("StopServices stopped %v, want %v", got, want)
 	}
 	for _, n := range []string{Producer, Workers, VendorMock, Consumer} {
-		if pid := s.PID(n); pid != 0 {
-			t.Errorf("PID(%s) = %d after StopServices, want 0", n, pid)
+		if pid := s.Pid(n); pid != 0 {
+			t.Errorf("Pid(%s) = %d after StopServices, want 0", n, pid)
 		}
 		waitGone(t, pids[n], n)
 	}
-	if s.PID(Jaeger) != pids[Jaeger] {
-		t.Errorf("jaeger's PID changed from %d to %d: it should keep running", pids[Jaeger], s.PID(Jaeger))
+	if s.Pid(Jaeger) != pids[Jaeger] {
+		t.Errorf("jaeger's PID changed from %d to %d: it should keep running", pids[Jaeger], s.Pid(Jaeger))
 	}
 	select {
 	case <-s.Done():
@@ -471,8 +471,8 @@ func TestStackRestartsTheServicesWithNewEnvAndKeepsJaeger(t *testing.T) {
 		}
 	}
 	for _, n := range []string{Producer, Workers, VendorMock, Consumer} {
-		if pid := s.PID(n); pid <= 0 || pid == pids[n] {
-			t.Errorf("PID(%s) = %d after StartServices (was %d): want a new process", n, pid, pids[n])
+		if pid := s.Pid(n); pid <= 0 || pid == pids[n] {
+			t.Errorf("Pid(%s) = %d after StartServices (was %d): want a new process", n, pid, pids[n])
 		}
 	}
 	if err := s.StartServices(context.Background(), map[string][]string{"nope": nil}); err == nil {

@@ -29,9 +29,9 @@ const (
 // Services lists the services in pipeline order.
 var Services = []string{Producer, Workers, VendorMock, Consumer}
 
-// managed are set by the stack from its ports, or by the experiment to keep
-// every span (the analysis reads them all): a plan must not change them.
-var managed = []string{"HTTP_ADDR", "GRPC_ADDR", "WORKERS_ADDR", "CONSUMER_ADDR", "VENDOR_URL"}
+// managed are set by the stack: the addresses from its ports, the
+// consumer's data directory per run. A plan must not change them.
+var managed = []string{"HTTP_ADDR", "GRPC_ADDR", "WORKERS_ADDR", "CONSUMER_ADDR", "VENDOR_URL", "DATA_DIR"}
 
 // workload are the producer's settings that a row's workload sets.
 var workload = []string{"SCENARIO", "STEADY_RATE", "STEADY_MIX", "STEADY_DURATION", "CHECKOUT_EVERY", "CHECKOUT_TIMEOUT"}
@@ -94,7 +94,7 @@ func ParseKey(key string) (service, name string, err error) {
 	case name == "":
 		return "", "", fmt.Errorf("%q: empty setting name", key)
 	case slices.Contains(managed, name):
-		return "", "", fmt.Errorf("%s is set by the experiment from the stack's ports; a plan cannot change it", name)
+		return "", "", fmt.Errorf("%s is set by the experiment's stack (addresses from its ports, the consumer's data per run); a plan cannot change it", name)
 	case strings.HasPrefix(name, "OTEL_"):
 		return "", "", fmt.Errorf("%s: OTEL_* settings are not plan settings: the analysis needs every span, so the experiment keeps tracing on and unsampled", name)
 	case slices.Contains(workload, name):

@@ -155,7 +155,7 @@ func (o *Own) Snapshot(ctx context.Context) (measure.Snapshot, error) {
 	}
 	s.Counters = c
 	for _, name := range []string{stack.Producer, stack.Workers, stack.VendorMock, stack.Consumer, stack.Jaeger} {
-		if pid := o.st.PID(name); pid > 0 {
+		if pid := o.st.Pid(name); pid > 0 {
 			if p, err := measure.ReadProc(pid); err == nil {
 				s.Procs[name] = p
 			}
