@@ -29,15 +29,19 @@ type TraceSample struct {
 	// Truncated is true when some part of the window held more traces
 	// than were read.
 	Truncated bool
-	// Analysis are whole traces of the window's last part, for the
+	// Analysis are whole traces of the window's first part, for the
 	// capacity model: by the producer's service, so that jobs the pool
-	// refused count too.
+	// refused count too. The first part, because its jobs had the rest of
+	// the window to finish: the model reads each job's whole story, and
+	// jobs that arrived just before the window closed are still in
+	// flight when the row ends.
 	Analysis      []jaegerapi.Trace
 	AnalysisStart time.Time
 	AnalysisEnd   time.Time
-	// AnalysisTruncated is true when the limit cut the analysis window:
-	// then it covers its newest traces only.
+	// AnalysisTruncated is true when the limit (AnalysisLimit) cut the
+	// analysis window: then it covers its newest traces only.
 	AnalysisTruncated bool
+	AnalysisLimit     int
 }
 
 // TraceSampler reads trace samples from Jaeger.
@@ -48,8 +52,8 @@ type TraceSampler struct {
 	// its end (Jaeger answers with the newest traces first).
 	Slices   int
 	PerSlice int
-	// AnalysisSpan is how much of the window's end the capacity model
-	// reads, at most AnalysisLimit traces.
+	// AnalysisSpan is how much of the window's start the capacity model
+	// reads (at most a third of the window), at most AnalysisLimit traces.
 	AnalysisSpan  time.Duration
 	AnalysisLimit int
 }
@@ -113,17 +117,15 @@ func (s *TraceSampler) Sample(ctx context.Context, start, end time.Time) (TraceS
 	if limit <= 0 {
 		limit = DefaultAnalysisLimit
 	}
-	out.AnalysisStart, out.AnalysisEnd = end.Add(-span), end
-	if out.AnalysisStart.Before(start) {
-		out.AnalysisStart = start
-	}
+	span = min(span, end.Sub(start)/3)
+	out.AnalysisStart, out.AnalysisEnd = start, start.Add(span)
 	traces, err := s.Jaeger.FindTraces(ctx, jaegerapi.Query{
 		Service: ProducerService, Start: out.AnalysisStart, End: out.AnalysisEnd, Limit: limit,
 	})
 	if err != nil {
 		return out, fmt.Errorf("reading the producer's traces: %w", err)
 	}
-	out.Analysis, out.AnalysisTruncated = traces, len(traces) >= limit
+	out.Analysis, out.AnalysisTruncated, out.AnalysisLimit = traces, len(traces) >= limit, limit
 	return out, nil
 }
 
