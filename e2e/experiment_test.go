@@ -42,6 +42,7 @@ type experimentRow struct {
 		Worst   *struct {
 			TraceID string `json:"trace_id"`
 			URL     string `json:"url"`
+			File    string `json:"file"`
 		} `json:"worst"`
 	} `json:"fast_jobs"`
 	Blocked struct {
@@ -111,8 +112,9 @@ func num(f *float64) float64 {
 // capacity does; a bigger results buffer ends the blocked sends of a burst.
 func TestExperimentTellsTheIncidentsStory(t *testing.T) {
 	htmlPath := filepath.Join(t.TempDir(), "run.html")
+	tracesDir := filepath.Join(t.TempDir(), "traces")
 	began := time.Now()
-	out, errOut, code := runExperiment(t, 3*time.Minute, "--plan", "testdata/experiment.yaml", "--json", "--html", htmlPath, "--build=false")
+	out, errOut, code := runExperiment(t, 3*time.Minute, "--plan", "testdata/experiment.yaml", "--json", "--html", htmlPath, "--traces", tracesDir, "--build=false")
 	t.Logf("experiment took %s", time.Since(began).Round(time.Second))
 	if code != 0 {
 		t.Fatalf("experiment exited %d\nstderr: %s\nstdout: %s", code, errOut, out)
@@ -166,6 +168,17 @@ func TestExperimentTellsTheIncidentsStory(t *testing.T) {
 	}
 	if w := production.Fast.Worst; w == nil || !strings.HasPrefix(w.URL, run.Stack.Jaeger+"/trace/"+w.TraceID) {
 		t.Errorf("production's worst fast job %+v: want a link into %s", w, run.Stack.Jaeger)
+	} else {
+		// The saved trace is Jaeger's own JSON of that trace, across the services.
+		var saved struct {
+			Data []jaegerTrace `json:"data"`
+		}
+		data, err := os.ReadFile(w.File)
+		if err != nil || json.Unmarshal(data, &saved) != nil || len(saved.Data) != 1 || saved.Data[0].TraceID != w.TraceID {
+			t.Errorf("saved trace %s: %v, %d traces", w.File, err, len(saved.Data))
+		} else if tr := newTrace(saved.Data[0]); len(tr.services()) < 3 {
+			t.Errorf("saved trace has services %v, want the job's path through the pipeline", tr.services())
+		}
 	}
 	// The fast jobs of production wait behind the consumer: far longer
 	// than staging's.

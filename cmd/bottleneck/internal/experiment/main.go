@@ -14,6 +14,7 @@ package experiment
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,6 +59,7 @@ type options struct {
 	build    bool
 	logs     string
 	check    bool
+	traces   string
 }
 
 const usage = `Usage: bottleneck experiment [flags]
@@ -109,6 +111,7 @@ func parseOptions(args []string, stdout, stderr io.Writer) (options, int, bool) 
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON instead of tables")
 	fs.StringVar(&o.html, "html", "", "also write the results as one self-contained HTML page to `FILE`")
 	fs.StringVar(&o.rows, "rows", "", "run only these rows of the plan, comma-separated `NAMES`")
+	fs.StringVar(&o.traces, "traces", "", "save each row's slowest fast-job trace into `DIR` as Jaeger JSON (the Jaeger UI opens it:\nSearch, JSON File), so the links outlive the run")
 	fs.StringVar(&o.ui, "ui", "", "base `URL` of the trace links (default: Jaeger's)")
 	fs.BoolVar(&o.keep, "keep", false, "own stack: keep Jaeger running after the rows, so the trace links work, until Ctrl-C")
 	fs.BoolVar(&o.build, "build", true, "own stack: rebuild service binaries that are out of date; --build=false only builds missing ones")
@@ -158,6 +161,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return ExitOK
 	}
+	if o.traces != "" {
+		if err := os.MkdirAll(o.traces, 0o755); err != nil {
+			fmt.Fprintf(stderr, "bottleneck experiment: --traces: %v\n", err)
+			return ExitUsage
+		}
+	}
 	if o.html != "" {
 		// Fail now, not after minutes of measuring.
 		if err := checkWritable(o.html); err != nil {
@@ -195,6 +204,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	r := &runner.Runner{
 		System: sys.System, Sampler: &measure.TraceSampler{Jaeger: jc}, Analyzer: analyzer,
 		Base: sys.base, UI: run.Stack.UI, CPUs: run.Machine.CPUs,
+	}
+	if o.traces != "" {
+		r.SaveTrace = func(row string, t jaegerapi.Trace) (string, error) { return saveTrace(o.traces, row, t) }
 	}
 	var progress *output.Progress
 	if f, ok := stderr.(*os.File); ok && output.IsTerminal(f) {
@@ -277,6 +289,17 @@ func loadPlan(o options) (*plan.Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// saveTrace writes t as Jaeger's API answers it, which is what the Jaeger
+// UI's "JSON File" upload reads.
+func saveTrace(dir, row string, t jaegerapi.Trace) (string, error) {
+	data, err := json.MarshalIndent(map[string]any{"data": []jaegerapi.Trace{t}}, "", " ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, row+".json")
+	return path, os.WriteFile(path, data, 0o644)
 }
 
 func checkWritable(path string) error {

@@ -208,6 +208,9 @@ func TestTraceSamplerSpreadsTheSampleOverTheWindow(t *testing.T) {
 		i, _ := strconv.Atoi(strings.TrimPrefix(l.JobID, "j"))
 		seconds[(39-i)/10]++
 	}
+	if w := Worst(got.Fast); got.Worst == nil || w == nil || got.Worst.TraceID != w.TraceID {
+		t.Errorf("the worst trace %v, want the slowest fast job's %+v", got.Worst, w)
+	}
 	if len(seconds) != 4 {
 		t.Errorf("the sample covers seconds %v of the window, want all four", seconds)
 	}

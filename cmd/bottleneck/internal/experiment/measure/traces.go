@@ -29,6 +29,8 @@ type TraceSample struct {
 	// Truncated is true when some part of the window held more traces
 	// than were read.
 	Truncated bool
+	// Worst is the whole trace of the slowest fast job, nil without one.
+	Worst *jaegerapi.Trace
 	// Analysis are whole traces of the window's first part, for the
 	// capacity model: by the producer's service, so that jobs the pool
 	// refused count too. The first part, because its jobs had the rest of
@@ -84,6 +86,8 @@ func (s *TraceSampler) Sample(ctx context.Context, start, end time.Time) (TraceS
 	}
 	var out TraceSample
 	seen := map[string]bool{}
+	var worst *jaegerapi.Trace
+	worstMS := -1.0
 	step := end.Sub(start) / time.Duration(slicesN)
 	for i := range slicesN {
 		from := start.Add(time.Duration(i) * step)
@@ -105,10 +109,15 @@ func (s *TraceSampler) Sample(ctx context.Context, start, end time.Time) (TraceS
 				if key := l.TraceID + "/" + l.JobID; !seen[key] {
 					seen[key] = true
 					out.Fast = append(out.Fast, l)
+					if l.EndToEndMS > worstMS {
+						worst, worstMS = &t, l.EndToEndMS
+					}
 				}
 			}
 		}
 	}
+
+	out.Worst = worst
 
 	span, limit := s.AnalysisSpan, s.AnalysisLimit
 	if span <= 0 {

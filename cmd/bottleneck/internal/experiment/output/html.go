@@ -64,13 +64,14 @@ type pageData struct {
 	Main       *table
 	Dashboards *table
 	Links      []linkRow
+	Saved      bool // some traces were saved to files (--traces)
 	Notes      []string
 	Legend     *table
 	Machine    string
 }
 
 type linkRow struct {
-	Row, Type, EndToEnd, URL string
+	Row, Type, EndToEnd, URL, File string
 }
 
 // WriteHTML writes the run as one self-contained page: inline CSS and SVG,
@@ -96,7 +97,8 @@ func WriteHTML(w io.Writer, run *result.Run) error {
 	d.Dashboards = dashboardTable(run)
 	for _, r := range run.Rows {
 		if wst := r.Fast.Worst; wst != nil {
-			d.Links = append(d.Links, linkRow{Row: r.Name, Type: wst.Type, EndToEnd: millis(wst.EndToEndMS), URL: wst.URL})
+			d.Links = append(d.Links, linkRow{Row: r.Name, Type: wst.Type, EndToEnd: millis(wst.EndToEndMS), URL: wst.URL, File: wst.File})
+			d.Saved = d.Saved || wst.File != ""
 		}
 	}
 	d.Legend = &table{header: []string{"row", "load", "settings", "what it is"}, right: make([]bool, 4)}

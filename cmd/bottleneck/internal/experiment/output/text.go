@@ -145,9 +145,22 @@ func procCell(p result.Process) string {
 
 func links(b *strings.Builder, run *result.Run) {
 	t := &table{header: []string{"row", "job", "end to end", "trace"}, right: []bool{false, false, true, false}}
+	saved := false
 	for _, r := range run.Rows {
 		if w := r.Fast.Worst; w != nil {
 			t.add(r.Name, w.Type, millis(w.EndToEndMS), w.URL)
+			saved = saved || w.File != ""
+		}
+	}
+	if saved {
+		t.header = append(t.header, "saved")
+		t.right = append(t.right, false)
+		i := 0
+		for _, r := range run.Rows {
+			if w := r.Fast.Worst; w != nil {
+				t.rows[i] = append(t.rows[i], w.File)
+				i++
+			}
 		}
 	}
 	if len(t.rows) == 0 {
@@ -155,8 +168,11 @@ func links(b *strings.Builder, run *result.Run) {
 	}
 	b.WriteString("\nThe slowest fast job of each row:\n")
 	t.write(b, "")
-	if run.Stack.Mode == result.ModeOwn {
-		b.WriteString("(the experiment's Jaeger stopped with it: run with --keep to open these links)\n")
+	switch {
+	case saved:
+		b.WriteString("(the saved files open in any Jaeger UI: Search, JSON File)\n")
+	case run.Stack.Mode == result.ModeOwn:
+		b.WriteString("(the experiment's Jaeger stopped with it: run with --keep to open these links, or --traces DIR to save them)\n")
 	}
 }
 

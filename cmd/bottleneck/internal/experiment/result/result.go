@@ -151,6 +151,9 @@ type TraceLink struct {
 	JobID      string  `json:"job_id,omitempty"`
 	Type       string  `json:"type"`
 	EndToEndMS float64 `json:"end_to_end_ms"`
+	// File is where the trace was saved (--traces), in the JSON of
+	// Jaeger's API, which the Jaeger UI opens (Search, JSON File).
+	File string `json:"file,omitempty"`
 }
 
 // Blocked is how much of the workers' time went to waiting on a full

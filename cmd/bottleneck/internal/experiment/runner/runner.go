@@ -19,6 +19,7 @@ import (
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment/plan"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment/result"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment/settings"
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/jaegerapi"
 )
 
 // System is the stack under test.
@@ -81,6 +82,9 @@ type Runner struct {
 	// Tick is how often the progress line is refreshed while a row warms
 	// up or is measured; 0 refreshes only at phase changes.
 	Tick time.Duration
+	// SaveTrace, when set, keeps the slowest fast job's trace of a row
+	// and says where (--traces).
+	SaveTrace func(row string, t jaegerapi.Trace) (string, error)
 	// Now and Sleep are the clock; nil means the real one.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -235,6 +239,13 @@ func (r *Runner) runRow(ctx context.Context, i int, row plan.Row, states map[str
 		return res, st, nil
 	}
 	latencies(&res, sample, r.UI)
+	if r.SaveTrace != nil && sample.Worst != nil && res.Fast.Worst != nil {
+		if path, err := r.SaveTrace(row.Name, *sample.Worst); err != nil {
+			res.Harness.Warnings = append(res.Harness.Warnings, "saving the slowest fast job's trace: "+err.Error())
+		} else {
+			res.Fast.Worst.File = path
+		}
+	}
 	d := r.Analyzer.Diagnose(sample)
 	res.Bottleneck = d.Bottleneck
 	if res.Bottleneck.Fixes == nil {

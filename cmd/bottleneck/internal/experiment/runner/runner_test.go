@@ -342,6 +342,28 @@ func deref(f *float64) any {
 	return *f
 }
 
+func TestRunnerSavesTheSlowestTrace(t *testing.T) {
+	r, p, _, smp, _ := newRunner(t, testPlan)
+	if err := p.Select([]string{"production"}); err != nil {
+		t.Fatal(err)
+	}
+	smp.sample.Worst = &jaegerapi.Trace{TraceID: "t2"}
+	var saved []string
+	r.SaveTrace = func(row string, tr jaegerapi.Trace) (string, error) {
+		saved = append(saved, row+":"+tr.TraceID)
+		return "/tmp/" + row + ".json", nil
+	}
+	rows, _ := r.Run(context.Background(), p)
+	if strings.Join(saved, ",") != "production:t2" || rows[0].Fast.Worst.File != "/tmp/production.json" {
+		t.Errorf("saved %v, file %q", saved, rows[0].Fast.Worst.File)
+	}
+	r.SaveTrace = func(string, jaegerapi.Trace) (string, error) { return "", errors.New("disk full") }
+	rows, _ = r.Run(context.Background(), p)
+	if w := rows[0].Harness.Warnings; len(w) != 1 || !strings.Contains(w[0], "disk full") || rows[0].Status != result.StatusMeasured {
+		t.Errorf("a trace that could not be saved: %s %v", rows[0].Status, w)
+	}
+}
+
 func TestRunnerSkipsARowWhoseRecommendationIsMissing(t *testing.T) {
 	r, p, sys, smp, _ := newRunner(t, testPlan)
 	smp.sample.Analysis = nil // the fake analyzer then recommends nothing
