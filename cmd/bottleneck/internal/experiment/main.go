@@ -241,6 +241,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if runErr != nil && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "bottleneck experiment: the run stopped early: %v\n", runErr)
 	}
+	if o.keep && ctx.Err() == nil {
+		linksKept(ctx, jc, run, stderr)
+	}
 	if cerr := sys.close(ctx, o.keep && ctx.Err() == nil, stderr); cerr != nil {
 		fmt.Fprintf(stderr, "bottleneck experiment: %v\n", cerr)
 		failed = true
@@ -289,6 +292,26 @@ func loadPlan(o options) (*plan.Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// linksKept says how many of the run's trace links Jaeger still holds: its
+// in-memory store keeps only the newest traces.
+func linksKept(ctx context.Context, jc *jaegerapi.Client, run *result.Run, stderr io.Writer) {
+	var gone []string
+	n := 0
+	for _, r := range run.Rows {
+		if r.Fast.Worst == nil {
+			continue
+		}
+		n++
+		if _, err := jc.Trace(ctx, r.Fast.Worst.TraceID); errors.Is(err, jaegerapi.ErrTraceNotFound) {
+			gone = append(gone, r.Name)
+		}
+	}
+	if len(gone) > 0 {
+		fmt.Fprintf(stderr, "bottleneck experiment: %d of the %d trace links are gone from Jaeger's in-memory store (it keeps the newest traces): %s; --traces DIR saves them\n",
+			len(gone), n, strings.Join(gone, ", "))
+	}
 }
 
 // saveTrace writes t as Jaeger's API answers it, which is what the Jaeger
