@@ -62,6 +62,9 @@ type span struct {
 	parentID string
 	parent   *span
 	children []*span
+	// links are the span IDs this span links to (OTel links, which Jaeger
+	// shows as FOLLOWS_FROM references).
+	links []string
 }
 
 func (s *span) start() time.Time        { return time.UnixMicro(s.StartTime) }
@@ -96,6 +99,18 @@ func (s *span) stringTag(key string) string {
 	return str
 }
 
+// intTag reads an integer attribute (Jaeger's JSON has numbers as float64).
+func (s *span) intTag(key string) (int64, bool) {
+	switch v, _ := s.tag(key); v := v.(type) {
+	case float64:
+		return int64(v), true
+	case string:
+		n, err := strconv.ParseInt(v, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
 // isError is Jaeger's view of an OTel span with status Error.
 func (s *span) isError() bool {
 	b, _ := s.boolTag("error")
@@ -107,8 +122,11 @@ func newTrace(jt jaegerTrace) *trace {
 	for _, js := range jt.Spans {
 		s := &span{jaegerSpan: js, service: jt.Processes[js.ProcessID].ServiceName}
 		for _, r := range js.References {
-			if r.RefType == "CHILD_OF" {
+			switch r.RefType {
+			case "CHILD_OF":
 				s.parentID = r.SpanID
+			case "FOLLOWS_FROM":
+				s.links = append(s.links, r.SpanID)
 			}
 		}
 		t.spans = append(t.spans, s)
@@ -215,6 +233,30 @@ func interestingTags(s *span) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// search asks Jaeger for the IDs of traces of service with a span named
+// operation and the given tags, as the UI's Search does.
+func (j *jaegerClient) search(ctx context.Context, service, operation string, tags map[string]string, since time.Time) ([]string, error) {
+	tagJSON, err := json.Marshal(tags)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{
+		"service": {service}, "operation": {operation}, "tags": {string(tagJSON)}, "limit": {"1000"},
+		"start": {strconv.FormatInt(since.UnixMicro(), 10)}, "end": {strconv.FormatInt(time.Now().Add(time.Minute).UnixMicro(), 10)},
+	}
+	var body struct {
+		Data []jaegerTrace `json:"data"`
+	}
+	if _, err := j.get(ctx, "/api/traces?"+q.Encode(), &body); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, t := range body.Data {
+		ids = append(ids, t.TraceID)
+	}
+	return ids, nil
 }
 
 // jaegerClient reads Jaeger's query API.

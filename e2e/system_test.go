@@ -25,12 +25,14 @@ type checkoutResult struct {
 }
 
 type checkoutJob struct {
-	ID      string `json:"id"`
-	Type    string `json:"type"`
-	Target  string `json:"target"`
-	TraceID string `json:"trace_id"`
-	Done    bool   `json:"done"`
-	OK      bool   `json:"ok"`
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Target   string `json:"target"`
+	TraceID  string `json:"trace_id"`
+	Done     bool   `json:"done"`
+	OK       bool   `json:"ok"`
+	Attempts int    `json:"attempts"`
+	Outcome  string `json:"outcome"`
 }
 
 // checkout runs one checkout burst and returns once the producer says it

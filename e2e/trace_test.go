@@ -17,10 +17,11 @@ import (
 // loaded CI machine without ever being needed on a good day.
 const traceWait = 20 * time.Second
 
-// jobComplete says whether a job's trace holds every span the contract
-// promises for its type, under one root, with no parent missing.
+// jobComplete says whether a checkout job's trace holds every span the
+// contract promises for its type, under one root, with no parent missing.
 func jobComplete(jobType string) func(*trace) error {
-	want := []string{spans.JobSubmit, spans.QueueWait, spans.WorkerProcess, spans.ResultSend, spans.ResultDeliver, spans.ResultProcess}
+	want := []string{spans.JobRootName("checkout", jobType), spans.JobSubmit, spans.PoolJob, spans.QueueWait, spans.WorkerProcess,
+		spans.ResultSend, spans.ResultsChannelWait, spans.ResultDeliver, spans.ResultProcess}
 	switch jobType {
 	case "cache-read":
 		want = append(want, spans.CacheRead)
@@ -79,8 +80,8 @@ func TestVendorJobIsOneTraceAcrossAllFourServices(t *testing.T) {
 			continue
 		}
 		root := tr.roots[0]
-		if root.service != stack.Producer || root.OperationName != spans.JobSubmit {
-			t.Errorf("job %s: root is %s %s, want producer %s\n%s", job.ID, root.service, root.OperationName, spans.JobSubmit, tr)
+		if want := spans.JobRootName("checkout", "vendor-api"); root.service != stack.Producer || root.OperationName != want {
+			t.Errorf("job %s: root is %s %s, want producer %s\n%s", job.ID, root.service, root.OperationName, want, tr)
 		}
 		if got := root.stringTag(spans.JobID); got != job.ID {
 			t.Errorf("root %s = %q, want the job's id %q", spans.JobID, got, job.ID)
@@ -261,4 +262,119 @@ func summary(res checkoutResult, traces map[string]*trace) string {
 		}
 	}
 	return b.String()
+}
+
+// Slack for comparing span ends in Jaeger: it keeps microseconds, and a
+// start and a duration each truncated can put the end of a span that ends
+// at the very nanosecond its parent ends a microsecond past it.
+const jaegerRounding = 2 * time.Microsecond
+
+// The trace contract, checked on every job of a burst with the incident's
+// settings: one root per job, named after the scenario and the job type so
+// the three types are told apart in a list of traces; within each service
+// no span outlives its parent; within the workers, pool.job's children
+// cover it with gaps summing to under 2 ms; and the root lasts as long as
+// the job took end to end.
+func TestEveryJobTraceKeepsTheContract(t *testing.T) {
+	setWorkersConfig(t, map[string]any{"results_buffer": 4, "result_send": "blocking", "priority_lanes": "off", "vendor_timeout": "0"})
+	res := checkout(t)
+	traces := awaitBurst(t, res)
+
+	rootNames := map[string]string{} // job type → root name
+	var gaps []time.Duration
+	for _, j := range res.Jobs {
+		tr := traces[j.TraceID]
+		root := tr.roots[0]
+		if root.service != stack.Producer {
+			t.Errorf("job %s: the root is a %s span\n%s", j.ID, root.service, tr)
+			continue
+		}
+		if prev, ok := rootNames[j.Type]; ok && prev != root.OperationName {
+			t.Errorf("%s jobs have roots named %q and %q", j.Type, prev, root.OperationName)
+		}
+		rootNames[j.Type] = root.OperationName
+		if root.stringTag(spans.JobOutcome) != spans.OutcomeDelivered || root.stringTag(spans.JobID) != j.ID || root.isError() {
+			t.Errorf("job %s: root %s=%q %s=%q error=%v; want delivered, the job's ID, no error\n%s", j.ID,
+				spans.JobOutcome, root.stringTag(spans.JobOutcome), spans.JobID, root.stringTag(spans.JobID), root.isError(), tr)
+		}
+
+		// No parent ends before its child, nor starts after it, in one service.
+		for _, s := range tr.spans {
+			p := s.parent
+			if p == nil || p.service != s.service {
+				continue
+			}
+			if s.start().Before(p.start().Add(-jaegerRounding)) || s.end().After(p.end().Add(jaegerRounding)) {
+				t.Errorf("job %s: %s %s (+%s, %s) is not within its parent %s (+%s, %s)\n%s", j.ID, s.service, s.OperationName,
+					s.start().Sub(root.start()), s.duration(), p.OperationName, p.start().Sub(root.start()), p.duration(), tr)
+			}
+		}
+
+		// The workers' part is covered end to end.
+		for _, pj := range tr.named(spans.PoolJob) {
+			var kids []*span
+			for _, c := range pj.children {
+				if c.service == stack.Workers {
+					kids = append(kids, c)
+				}
+			}
+			slices.SortFunc(kids, func(a, b *span) int { return a.start().Compare(b.start()) })
+			gap, at := time.Duration(0), pj.start()
+			for _, k := range kids {
+				gap += max(k.start().Sub(at), 0)
+				at = maxTime(at, k.end())
+			}
+			gap += max(pj.end().Sub(at), 0)
+			gaps = append(gaps, gap)
+			if gap >= 2*time.Millisecond {
+				t.Errorf("job %s: %s of the workers' %s is covered by no span (want < 2ms)\n%s", j.ID, gap, spans.PoolJob, tr)
+			}
+			if pj.parent != root {
+				t.Errorf("job %s: pool.job hangs under %v, not the root\n%s", j.ID, pj.parent, tr)
+			}
+		}
+
+		// The root lasts as long as the job took end to end.
+		e2e, ok := root.intTag(spans.EndToEndMS)
+		if !ok {
+			t.Errorf("job %s: root has no %s\n%s", j.ID, spans.EndToEndMS, tr)
+			continue
+		}
+		if d := root.duration() - time.Duration(e2e)*time.Millisecond; d.Abs() > 5*time.Millisecond {
+			t.Errorf("job %s: root lasts %s, its %s is %d", j.ID, root.duration(), spans.EndToEndMS, e2e)
+		}
+		for _, p := range tr.named(spans.ResultProcess) {
+			if dup, _ := p.boolTag(spans.Duplicate); dup {
+				continue
+			}
+			if handled, ok := p.intTag(spans.EndToEndMS); ok {
+				if d := root.duration() - time.Duration(handled)*time.Millisecond; d.Abs() > 5*time.Millisecond {
+					t.Errorf("job %s: root lasts %s, the consumer measured %d ms end to end", j.ID, root.duration(), handled)
+				}
+			}
+		}
+	}
+	if len(rootNames) != 3 || len(distinct(rootNames)) != 3 {
+		t.Errorf("root names per job type %v; want three different names", rootNames)
+	}
+	slices.Sort(gaps)
+	if len(gaps) > 0 {
+		t.Logf("uncovered time per job in the workers over %d jobs: median %s, p90 %s, max %s; roots %v",
+			len(gaps), gaps[len(gaps)/2], gaps[len(gaps)*9/10], gaps[len(gaps)-1], rootNames)
+	}
+}
+
+func distinct(m map[string]string) map[string]bool {
+	out := map[string]bool{}
+	for _, v := range m {
+		out[v] = true
+	}
+	return out
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -109,6 +109,7 @@ const (
 	OutcomeRejected  = "rejected"  // load shed: the pool refused it (RESOURCE_EXHAUSTED); not a failure
 	OutcomeLost      = "lost"      // never confirmed after the last attempt (error status)
 	OutcomeAbandoned = "abandoned" // unconfirmed when the producer stopped (error status)
+	OutcomeInvalid   = "invalid"   // refused as invalid by the pool (INVALID_ARGUMENT): never retried (error status)
 )
 
 // Attributes of job.submit (one attempt).
@@ -149,10 +150,14 @@ const (
 	ResultSendFallback = "result.send.fallback" // true: a non-blocking send blocked because the overflow was full
 	ResultsLane        = "results.lane"         // fast | slow with priority lanes on, else shared
 
-	ChannelWaitMS       = "results.channel_wait_ms" // result.deliver: time the result sat in the channel
-	DeliveryAttempts    = "delivery.attempts"
-	ResultsForwarders   = "results.forwarders"   // FORWARDERS, on result.deliver
-	ConsumerConcurrency = "consumer.concurrency" // CONCURRENCY, on result.wait and result.process
+	ChannelWaitMS    = "results.channel_wait_ms" // result.deliver: time the result sat in the channel
+	DeliveryAttempts = "delivery.attempts"
+	// DeliveryConfirmedByStatus is true on a result.deliver that the
+	// shutdown deadline cut, but whose result the consumer's Status says
+	// it handled: delivered, not abandoned.
+	DeliveryConfirmedByStatus = "delivery.confirmed_by_status"
+	ResultsForwarders         = "results.forwarders"   // FORWARDERS, on result.deliver
+	ConsumerConcurrency       = "consumer.concurrency" // CONCURRENCY, on result.wait and result.process
 )
 
 // OpenTelemetry messaging attributes (semantic conventions): the job queue

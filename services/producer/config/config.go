@@ -10,6 +10,7 @@ import (
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/envconfig"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/scenario"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/tracker"
 )
 
 // The bug knobs: by default the producer fires the incident's 20-job
@@ -33,6 +34,11 @@ type Config struct {
 	SteadyRate      float64 // jobs per second
 	SteadyMix       scenario.Mix
 	SteadyDuration  time.Duration // 0 = until stopped
+
+	// At-least-once delivery: an accepted job unconfirmed for RetryAfter
+	// (doubling per attempt) is re-submitted, at most MaxAttempts Submits.
+	RetryAfter  time.Duration
+	MaxAttempts int
 
 	// LOG_LEVEL, LOG_FORMAT, PPROF_ADDR, SHUTDOWN_TIMEOUT.
 	envconfig.Common
@@ -74,6 +80,8 @@ func read(r *envconfig.Reader) (Config, error) {
 		CheckoutTimeout: r.Duration("CHECKOUT_TIMEOUT", DefaultCheckoutTimeout, scenario.MinCheckoutTimeout, scenario.MaxCheckoutTimeout),
 		SteadyRate:      r.Float("STEADY_RATE", 10, 0, scenario.MaxRate),
 		SteadyDuration:  r.Duration("STEADY_DURATION", 0, 0, scenario.MaxSteadyDuration),
+		RetryAfter:      r.Duration("RETRY_AFTER", tracker.DefaultRetryAfter, tracker.MinRetryAfter, tracker.MaxRetryAfter),
+		MaxAttempts:     r.Int("MAX_ATTEMPTS", tracker.DefaultMaxAttempts, tracker.MinMaxAttempts, tracker.MaxMaxAttempts),
 		Common:          r.Common(),
 	}
 	mixText := r.String("STEADY_MIX", scenario.DefaultMix)

@@ -31,6 +31,9 @@ func TestDefaultsShowTheBug(t *testing.T) {
 	if c.LogLevel != "info" || c.LogFormat != "text" || c.ShutdownTimeout != 10*time.Second {
 		t.Errorf("common defaults: %s %s %v", c.LogLevel, c.LogFormat, c.ShutdownTimeout)
 	}
+	if c.RetryAfter != 5*time.Second || c.MaxAttempts != 10 {
+		t.Errorf("delivery defaults: RETRY_AFTER %v MAX_ATTEMPTS %d; want 5s, 10", c.RetryAfter, c.MaxAttempts)
+	}
 	if err := c.Load().Validate(); err != nil {
 		t.Errorf("default load is invalid: %v", err)
 	}
@@ -41,6 +44,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"HTTP_ADDR": "127.0.0.1:1", "WORKERS_ADDR": "w:1", "CONSUMER_ADDR": "c:1", "SCENARIO": "steady",
 		"CHECKOUT_EVERY": "0", "CHECKOUT_TIMEOUT": "2s", "STEADY_RATE": "250.5", "STEADY_MIX": "cache-read=1, vendor-api=3",
 		"STEADY_DURATION": "1m", "LOG_LEVEL": "debug", "LOG_FORMAT": "json", "SHUTDOWN_TIMEOUT": "1s",
+		"RETRY_AFTER": "250ms", "MAX_ATTEMPTS": "3",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +52,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	if c.HTTPAddr != "127.0.0.1:1" || c.WorkersAddr != "w:1" || c.ConsumerAddr != "c:1" || c.Scenario != "steady" ||
 		c.CheckoutEvery != 0 || c.CheckoutTimeout != 2*time.Second || c.SteadyRate != 250.5 ||
 		c.SteadyMix.String() != "cache-read=1,vendor-api=3" || c.SteadyDuration != time.Minute ||
-		c.LogLevel != "debug" || c.LogFormat != "json" || c.ShutdownTimeout != time.Second {
+		c.LogLevel != "debug" || c.LogFormat != "json" || c.ShutdownTimeout != time.Second ||
+		c.RetryAfter != 250*time.Millisecond || c.MaxAttempts != 3 {
 		t.Errorf("got %+v", c)
 	}
 }
@@ -64,6 +69,8 @@ func TestBadValuesAreNamed(t *testing.T) {
 		"LOG_LEVEL":        "loud",
 		"LOG_FORMAT":       "xml",
 		"SHUTDOWN_TIMEOUT": "x",
+		"RETRY_AFTER":      "10ms",
+		"MAX_ATTEMPTS":     "0",
 	}
 	_, err := Load(lookup(bad))
 	if err == nil {
@@ -115,7 +122,8 @@ func TestShutdownTimeoutBounds(t *testing.T) {
 
 func TestEnvNames(t *testing.T) {
 	want := []string{"CHECKOUT_EVERY", "CHECKOUT_TIMEOUT", "CONSUMER_ADDR", "HTTP_ADDR", "LOG_FORMAT", "LOG_LEVEL",
-		"PPROF_ADDR", "SCENARIO", "SHUTDOWN_TIMEOUT", "STEADY_DURATION", "STEADY_MIX", "STEADY_RATE", "WORKERS_ADDR"}
+		"MAX_ATTEMPTS", "PPROF_ADDR", "RETRY_AFTER", "SCENARIO", "SHUTDOWN_TIMEOUT", "STEADY_DURATION", "STEADY_MIX",
+		"STEADY_RATE", "WORKERS_ADDR"}
 	if got := EnvNames(); !slices.Equal(got, want) {
 		t.Errorf("EnvNames() = %v, want %v", got, want)
 	}

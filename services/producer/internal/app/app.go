@@ -17,6 +17,7 @@ import (
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/consumer"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/scenario"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/server"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/tracker"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/workers"
 )
 
@@ -48,9 +49,11 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return errors.Join(wc.Close(), cc.Close())
 	}}
 
-	runner := scenario.NewRunner(scenario.Options{
-		Workers: wc, Consumer: cc, Log: log, Control: scenario.NewControl(cfg.Load()),
+	jobs := tracker.New(tracker.Options{
+		Pool: wc, Consumer: cc, Tracing: tp, Log: log, RetryAfter: cfg.RetryAfter, MaxAttempts: cfg.MaxAttempts,
 	})
+	delivery := lifecycle.Unit{Name: "delivery", Run: jobs.Run, Stop: jobs.Stop}
+	runner := scenario.NewRunner(scenario.Options{Jobs: jobs, Log: log, Control: scenario.NewControl(cfg.Load())})
 	genCtx, stopGen := context.WithCancel(context.WithoutCancel(ctx))
 	generator := lifecycle.Unit{
 		Name: "generator",
@@ -68,8 +71,10 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	httpSrv := &http.Server{Handler: server.New(runner, tp, log).Handler(), ReadHeaderTimeout: 5 * time.Second}
 
 	log.Info("producer started", "http", hl.Addr().String(), "workers", cfg.WorkersAddr, "consumer", cfg.ConsumerAddr,
-		"scenario", cfg.Scenario, "tracing", tp.Enabled())
+		"scenario", cfg.Scenario, "retry_after", cfg.RetryAfter, "max_attempts", cfg.MaxAttempts, "tracing", tp.Enabled())
 	// Stopped in reverse: HTTP (admin bursts finish), generator (in-flight
-	// submissions finish), connections, then spans.
-	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout, flush, lifecycle.Pprof(cfg.PprofAddr), clients, generator, lifecycle.HTTP("http", httpSrv, hl))
+	// submissions finish), delivery (the consumer confirms what it can
+	// before the deadline; the rest is abandoned), connections, then spans.
+	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout, flush, lifecycle.Pprof(cfg.PprofAddr), clients, delivery, generator,
+		lifecycle.HTTP("http", httpSrv, hl))
 }

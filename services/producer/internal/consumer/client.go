@@ -1,5 +1,6 @@
 // Package consumer is the producer's client of the result consumer: it asks
-// which jobs were handled, to say when a checkout burst completed.
+// which jobs were handled, so the producer knows which jobs it may forget
+// and which to re-submit.
 package consumer
 
 import (
@@ -48,43 +49,4 @@ func (c *Client) Status(ctx context.Context, ids []string) ([]*jobsv1.JobStatus,
 		out = append(out, resp.GetJobs()...)
 	}
 	return out, nil
-}
-
-// AwaitDone polls Status every interval until every one of ids is done or
-// ctx ends, and returns the last status learned for each ID. A failed poll
-// is retried at the next interval; the error returned when ctx ends says
-// what the last one was.
-func (c *Client) AwaitDone(ctx context.Context, ids []string, every time.Duration) (map[string]*jobsv1.JobStatus, error) {
-	known := make(map[string]*jobsv1.JobStatus, len(ids))
-	pending := append([]string(nil), ids...)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	var lastErr error
-	for {
-		got, err := c.Status(ctx, pending)
-		if err != nil {
-			lastErr = err
-		}
-		for _, st := range got {
-			known[st.GetJobId()] = st
-		}
-		still := pending[:0]
-		for _, id := range pending {
-			if !known[id].GetDone() {
-				still = append(still, id)
-			}
-		}
-		pending = still
-		if len(pending) == 0 {
-			return known, nil
-		}
-		select {
-		case <-ctx.Done():
-			if lastErr != nil {
-				return known, fmt.Errorf("%d jobs not done: %w (last poll: %v)", len(pending), ctx.Err(), lastErr)
-			}
-			return known, fmt.Errorf("%d jobs not done: %w", len(pending), ctx.Err())
-		case <-tick.C:
-		}
-	}
 }

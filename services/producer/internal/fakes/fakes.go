@@ -21,10 +21,13 @@ import (
 type Pool struct {
 	jobsv1.UnimplementedWorkerPoolServer
 
-	mu   sync.Mutex
-	jobs []*jobsv1.Job
+	mu    sync.Mutex
+	jobs  []*jobsv1.Job
+	calls []*jobsv1.Job
 	// Refuse, when set, decides per job whether Submit fails.
 	refuse func(*jobsv1.Job) error
+	// held, when set, decides per job whether Submit answers already_held.
+	held func(*jobsv1.Job) bool
 	// accepted is called for every accepted job (e.g. to complete it in a Sink).
 	accepted func(*jobsv1.Job)
 	// deadlines is, per call, the time left before the caller's deadline
@@ -47,6 +50,22 @@ func (p *Pool) SetRefuse(f func(*jobsv1.Job) error) {
 	p.mu.Unlock()
 }
 
+// SetHeld sets the function that makes Submit answer already_held (and
+// queue nothing) for some jobs.
+func (p *Pool) SetHeld(f func(*jobsv1.Job) bool) {
+	p.mu.Lock()
+	p.held = f
+	p.mu.Unlock()
+}
+
+// Calls returns every Submit's job in arrival order, refused and held
+// ones included.
+func (p *Pool) Calls() []*jobsv1.Job {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*jobsv1.Job(nil), p.calls...)
+}
+
 // OnAccept sets what happens to each accepted job.
 func (p *Pool) OnAccept(f func(*jobsv1.Job)) {
 	p.mu.Lock()
@@ -61,13 +80,17 @@ func (p *Pool) Submit(ctx context.Context, req *jobsv1.SubmitRequest) (*jobsv1.S
 		left = time.Until(dl)
 	}
 	p.mu.Lock()
-	refuse, accepted := p.refuse, p.accepted
+	refuse, accepted, held := p.refuse, p.accepted, p.held
 	p.deadlines = append(p.deadlines, left)
+	p.calls = append(p.calls, proto.Clone(req.GetJob()).(*jobsv1.Job))
 	p.mu.Unlock()
 	if refuse != nil {
 		if err := refuse(req.GetJob()); err != nil {
 			return nil, err
 		}
+	}
+	if held != nil && held(req.GetJob()) {
+		return &jobsv1.SubmitResponse{AlreadyHeld: true}, nil
 	}
 	p.mu.Lock()
 	p.jobs = append(p.jobs, proto.Clone(req.GetJob()).(*jobsv1.Job))
@@ -91,18 +114,42 @@ type Sink struct {
 	jobsv1.UnimplementedResultSinkServer
 
 	mu    sync.Mutex
-	done  map[string]time.Time
+	done  map[string]handled
 	polls int
+	sizes []int
+	down  error
 }
 
-// Complete marks id as handled now.
-func (s *Sink) Complete(id string) {
+type handled struct {
+	at time.Time
+	ok bool
+}
+
+// Complete marks id as handled now, successfully.
+func (s *Sink) Complete(id string) { s.CompleteAt(id, time.Now(), true) }
+
+// CompleteAt marks id as handled at t, with the result's ok.
+func (s *Sink) CompleteAt(id string, t time.Time, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.done == nil {
-		s.done = map[string]time.Time{}
+		s.done = map[string]handled{}
 	}
-	s.done[id] = time.Now()
+	s.done[id] = handled{t, ok}
+}
+
+// SetDown makes Status fail with err (nil: answer again).
+func (s *Sink) SetDown(err error) {
+	s.mu.Lock()
+	s.down = err
+	s.mu.Unlock()
+}
+
+// Sizes returns how many IDs each Status call asked about.
+func (s *Sink) Sizes() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.sizes...)
 }
 
 // Polls counts Status calls.
@@ -117,11 +164,15 @@ func (s *Sink) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.Sta
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.polls++
+	s.sizes = append(s.sizes, len(req.GetJobIds()))
+	if s.down != nil {
+		return nil, s.down
+	}
 	resp := &jobsv1.StatusResponse{}
 	for _, id := range req.GetJobIds() {
 		js := &jobsv1.JobStatus{JobId: id}
-		if at, ok := s.done[id]; ok {
-			js.Done, js.Ok, js.CompletedAt = true, true, timestamppb.New(at)
+		if h, ok := s.done[id]; ok {
+			js.Done, js.Ok, js.CompletedAt = true, h.ok, timestamppb.New(h.at)
 		}
 		resp.Jobs = append(resp.Jobs, js)
 	}
@@ -132,7 +183,15 @@ func (s *Sink) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.Sta
 // registered and returns its address; it stops when the test ends.
 func Serve(t testing.TB, pool *Pool, sink *Sink) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, _ := ServeAt(t, "127.0.0.1:0", pool, sink)
+	return addr
+}
+
+// ServeAt is Serve on addr; stop ends the server before the test does
+// (a pool that goes away, to be served again on the same address).
+func ServeAt(t testing.TB, addr string, pool *Pool, sink *Sink) (string, func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,5 +204,5 @@ func Serve(t testing.TB, pool *Pool, sink *Sink) string {
 	}
 	go func() { _ = g.Serve(l) }()
 	t.Cleanup(g.Stop)
-	return l.Addr().String()
+	return l.Addr().String(), g.Stop
 }

@@ -10,6 +10,8 @@ import (
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/tracker"
 )
 
 // BurstJob is one job of a checkout burst, as the report shows it.
@@ -19,15 +21,19 @@ type BurstJob struct {
 	Type     string `json:"type"`
 	Target   string `json:"target"`
 	TraceID  string `json:"trace_id,omitempty"`
-	// Submitted is false when the worker pool refused the job.
-	Submitted  bool    `json:"submitted"`
-	Error      string  `json:"error,omitempty"`
-	Done       bool    `json:"done"`
-	OK         bool    `json:"ok"`
+	// Submitted is false while (or when) the worker pool never accepted
+	// the job: shed, refused, or unreachable at every attempt so far.
+	Submitted bool   `json:"submitted"`
+	Error     string `json:"error,omitempty"`
+	Done      bool   `json:"done"`
+	OK        bool   `json:"ok"`
+	// Attempts counts the Submits of the job so far; Outcome is its
+	// job.outcome once its life ended (empty while it is outstanding).
+	Attempts   int     `json:"attempts"`
+	Outcome    string  `json:"outcome,omitempty"`
 	EndToEndMS float64 `json:"end_to_end_ms,omitempty"`
 
-	fast        bool
-	submittedAt time.Time
+	fast bool
 }
 
 // BurstReport is the outcome of one checkout burst.
@@ -38,8 +44,11 @@ type BurstReport struct {
 	Total      int        `json:"total"`
 	DurationMS float64    `json:"duration_ms"`
 	TimedOut   bool       `json:"timed_out"`
-	// NotSubmitted counts jobs the worker pool refused (queue full, down).
+	// NotSubmitted counts jobs the worker pool never accepted (shed,
+	// refused, unreachable) or that were never sent.
 	NotSubmitted int `json:"not_submitted"`
+	// Resubmitted counts jobs submitted more than once.
+	Resubmitted int `json:"resubmitted"`
 	// Summary is the line printed for the burst.
 	Summary string `json:"summary"`
 	// SlowestFast is the line about the slowest fast job, if any completed.
@@ -47,10 +56,12 @@ type BurstReport struct {
 }
 
 // Checkout runs one checkout burst: it submits the 20 jobs in order, one
-// log line each, then asks the consumer until all are done or timeout
-// passes, and logs the outcome ("all 20 jobs completed in 2.41s" or a
-// TIMEOUT line) and the slowest fast job. Ending ctx stops submitting and
-// waiting; a submission already started is finished.
+// log line each, then waits until the consumer confirmed every one or
+// timeout passes, and logs the outcome ("all 20 jobs completed in 2.41s" or
+// a TIMEOUT line) and the slowest fast job. A job counts once, whatever its
+// attempts: the tracker re-submits jobs that go unconfirmed, and keeps
+// following those still outstanding after the burst's line. Ending ctx
+// stops submitting and waiting; a submission already started is finished.
 func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstReport {
 	batch := fmt.Sprintf("%08x", rand.Uint32())
 	start := r.now()
@@ -63,7 +74,7 @@ func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstRepor
 	// burst: a hung pool must not hold a burst for 20 submit timeouts.
 	sctx, cancelSubmits := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancelSubmits()
-	var ids []string
+	tickets := make([]*tracker.Ticket, 0, len(specs))
 	for i, s := range specs {
 		if ctx.Err() != nil {
 			break
@@ -72,45 +83,67 @@ func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstRepor
 			Id: fmt.Sprintf("checkout-%s-%02d", batch, i+1), Type: s.Type, Target: s.Target, Priority: s.Priority,
 			Scenario: NameCheckout, Sequence: uint32(i + 1), Batch: batch,
 		}
-		bj := BurstJob{ID: job.GetId(), Sequence: i + 1, Type: jobs.TypeName(s.Type), Target: s.Target,
-			fast: jobs.IsFast(s.Type), submittedAt: r.now()}
-		traceID, err := r.submit(sctx, job, slog.LevelInfo)
-		bj.TraceID = traceID
+		bj := BurstJob{ID: job.GetId(), Sequence: i + 1, Type: jobs.TypeName(s.Type), Target: s.Target, fast: jobs.IsFast(s.Type)}
+		t, err := r.jobs.Submit(sctx, job, slog.LevelInfo)
 		if err != nil {
 			bj.Error = err.Error()
-			rep.NotSubmitted++
 		} else {
-			bj.Submitted = true
-			ids = append(ids, job.GetId())
+			bj.TraceID = t.TraceID()
 		}
+		tickets = append(tickets, t)
 		rep.Jobs = append(rep.Jobs, bj)
 	}
-	rep.NotSubmitted += len(specs) - len(rep.Jobs) // stopped before submitting them
 
 	// The timeout counts from the first submission.
 	wctx, cancel := context.WithTimeout(ctx, timeout-r.now().Sub(start))
 	defer cancel()
-	var statuses map[string]*jobsv1.JobStatus
-	var waitErr error
-	if len(ids) > 0 {
-		statuses, waitErr = r.consumer.AwaitDone(wctx, ids, r.pollEvery)
+	pending := 0
+	for _, t := range tickets {
+		if t == nil {
+			continue
+		}
+		select {
+		case <-t.Done():
+		case <-wctx.Done():
+		}
 	}
 
 	last := start
-	for i := range rep.Jobs {
+	for i, t := range tickets {
 		j := &rep.Jobs[i]
-		st := statuses[j.ID]
-		if !st.GetDone() {
+		if t == nil {
 			continue
 		}
-		j.Done, j.OK = true, st.GetOk()
-		rep.Completed++
-		if at := st.GetCompletedAt().AsTime(); st.GetCompletedAt() != nil {
-			j.EndToEndMS = millis(at.Sub(j.submittedAt))
-			last = maxTime(last, at)
+		select {
+		case <-t.Done():
+			res := t.Result()
+			j.Attempts, j.Submitted, j.Outcome = res.Attempts, res.Accepted, res.Outcome
+			if res.Done() {
+				j.Done, j.OK = true, res.Outcome == spans.OutcomeDelivered
+				j.EndToEndMS = millis(res.EndToEnd)
+				last = maxTime(last, res.CompletedAt)
+				rep.Completed++
+			} else {
+				j.Error = res.Reason
+			}
+		default:
+			pending++
+			attempts, accepted, lastErr := t.Progress()
+			j.Attempts, j.Submitted = attempts, accepted
+			if !accepted {
+				j.Error = lastErr
+			}
+		}
+		if j.Attempts > 1 {
+			rep.Resubmitted++
 		}
 	}
-	pending := len(ids) - countDone(rep.Jobs)
+	for _, j := range rep.Jobs {
+		if !j.Submitted && !j.Done {
+			rep.NotSubmitted++
+		}
+	}
+	rep.NotSubmitted += len(specs) - len(rep.Jobs) // stopped before submitting them
 	rep.TimedOut = pending > 0 && wctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 	elapsed := last.Sub(start)
 	if pending > 0 || rep.Completed == 0 {
@@ -122,6 +155,9 @@ func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstRepor
 	slowest, sj := slowestFast(&rep)
 	rep.SlowestFast = slowest
 	attrs := []any{"batch", batch, "completed", rep.Completed, "total", rep.Total, "duration", round(elapsed)}
+	if rep.Resubmitted > 0 {
+		attrs = append(attrs, "resubmitted", rep.Resubmitted)
+	}
 	switch {
 	case rep.Completed == rep.Total:
 		r.counts.burstEnded(rep, burstCompleted)
@@ -131,9 +167,6 @@ func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstRepor
 		r.log.WarnContext(ctx, rep.Summary, attrs...)
 	default:
 		r.counts.burstEnded(rep, burstIncomplete)
-		if waitErr != nil && ctx.Err() == nil {
-			attrs = append(attrs, "err", waitErr)
-		}
 		r.log.WarnContext(ctx, rep.Summary, attrs...)
 	}
 	if sj != nil {
@@ -145,6 +178,8 @@ func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstRepor
 func (r *Runner) summarize(rep *BurstReport, elapsed, timeout time.Duration, stopped bool) string {
 	head := "checkout " + rep.Batch + ": "
 	switch {
+	case rep.Completed == rep.Total && rep.Resubmitted > 0:
+		return fmt.Sprintf("%sall %d jobs completed in %s (%d re-submitted)", head, rep.Total, round(elapsed), rep.Resubmitted)
 	case rep.Completed == rep.Total:
 		return fmt.Sprintf("%sall %d jobs completed in %s", head, rep.Total, round(elapsed))
 	case rep.TimedOut:
@@ -165,6 +200,8 @@ func missing(rep *BurstReport) string {
 	for _, j := range rep.Jobs {
 		switch {
 		case j.Done:
+		case j.Submitted && j.Outcome != "":
+			parts = append(parts, fmt.Sprintf("%s (%s %s, %s after %d attempts)", j.ID, j.Type, j.Target, j.Outcome, j.Attempts))
 		case j.Submitted:
 			parts = append(parts, fmt.Sprintf("%s (%s %s)", j.ID, j.Type, j.Target))
 		default:
@@ -203,16 +240,6 @@ func slowestFast(rep *BurstReport) (string, *BurstJob) {
 		line += "; trace " + worst.TraceID
 	}
 	return line, worst
-}
-
-func countDone(js []BurstJob) int {
-	n := 0
-	for _, j := range js {
-		if j.Done {
-			n++
-		}
-	}
-	return n
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -1,11 +1,10 @@
 package scenario
 
 import (
-	"maps"
 	"sync"
 	"sync/atomic"
 
-	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/tracker"
 )
 
 type burstOutcome int
@@ -16,14 +15,12 @@ const (
 	burstIncomplete
 )
 
-// counters are the runner's tallies behind /stats.
+// counters are the runner's tallies behind /stats; the tracker keeps the
+// jobs'.
 type counters struct {
-	mu        sync.Mutex
-	submitted map[string]uint64
-	rejected  map[string]uint64 // pool busy: RESOURCE_EXHAUSTED (queue full) or DEADLINE_EXCEEDED
-	failed    map[string]uint64 // any other error: pool down (UNAVAILABLE), invalid job
-	bursts    BurstCounts
-	last      *BurstReport
+	mu     sync.Mutex
+	bursts BurstCounts
+	last   *BurstReport
 
 	// backlogSkipped counts steady jobs not sent because maxInFlight
 	// submissions were already waiting on the pool; paceSkipped those the
@@ -39,20 +36,6 @@ type BurstCounts struct {
 	Completed  uint64 `json:"completed"`
 	TimedOut   uint64 `json:"timed_out"`
 	Incomplete uint64 `json:"incomplete"`
-}
-
-func (c *counters) init() {
-	c.submitted, c.rejected, c.failed = map[string]uint64{}, map[string]uint64{}, map[string]uint64{}
-	for _, t := range jobs.Types {
-		n := jobs.TypeName(t)
-		c.submitted[n], c.rejected[n], c.failed[n] = 0, 0, 0
-	}
-}
-
-func (c *counters) add(m *map[string]uint64, typ string) {
-	c.mu.Lock()
-	(*m)[typ]++
-	c.mu.Unlock()
 }
 
 func (c *counters) burstStarted() {
@@ -81,12 +64,19 @@ func (c *counters) burstEnded(rep BurstReport, o burstOutcome) {
 
 // Stats is the runner's part of /stats.
 type Stats struct {
+	// Submitted counts, per job type, jobs the worker pool accepted (at
+	// some attempt: each job once). Rejected counts jobs shed because its
+	// queue was full (RESOURCE_EXHAUSTED, not retried); Failed jobs given
+	// up: lost after the last attempt, or refused as invalid.
 	Submitted map[string]uint64 `json:"submitted"`
 	Rejected  map[string]uint64 `json:"rejected"`
 	Failed    map[string]uint64 `json:"failed"`
-	Bursts    BurstCounts       `json:"bursts"`
-	LastBurst *BurstReport      `json:"last_burst"`
-	Steady    SteadyStats       `json:"steady"`
+	// Delivery is at-least-once delivery at work: re-submissions,
+	// confirmations, losses.
+	Delivery  tracker.Stats `json:"delivery"`
+	Bursts    BurstCounts   `json:"bursts"`
+	LastBurst *BurstReport  `json:"last_burst"`
+	Steady    SteadyStats   `json:"steady"`
 }
 
 // SteadyStats say how steady load kept up.
@@ -100,13 +90,15 @@ type SteadyStats struct {
 
 // Stats returns the tallies so far.
 func (r *Runner) Stats() Stats {
+	delivery, byType := r.jobs.Stats()
 	c := &r.counts
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Stats{
-		Submitted: maps.Clone(c.submitted),
-		Rejected:  maps.Clone(c.rejected),
-		Failed:    maps.Clone(c.failed),
+		Submitted: byType.Accepted,
+		Rejected:  byType.Shed,
+		Failed:    byType.Failed,
+		Delivery:  delivery,
 		Bursts:    c.bursts,
 		LastBurst: c.last,
 		Steady: SteadyStats{

@@ -9,34 +9,16 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
-	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
-	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/tracker"
 )
-
-// Submitter sends one job to the worker pool as the root of the job's trace
-// and returns the trace ID ("" when tracing is off).
-type Submitter interface {
-	Submit(ctx context.Context, job *jobsv1.Job) (traceID string, err error)
-}
-
-// Tracker asks the consumer which jobs it handled: it polls every interval
-// until all of ids are done or ctx ends, and returns what it last learned.
-type Tracker interface {
-	AwaitDone(ctx context.Context, ids []string, every time.Duration) (map[string]*jobsv1.JobStatus, error)
-}
 
 // Options build a Runner.
 type Options struct {
-	Workers  Submitter
-	Consumer Tracker
-	Log      *slog.Logger
-	Control  *Control
-	// PollEvery is how often a burst asks the consumer (default 100ms).
-	PollEvery time.Duration
+	// Jobs submits jobs and follows them until the consumer confirms them.
+	Jobs    *tracker.Tracker
+	Log     *slog.Logger
+	Control *Control
 	// Seed seeds steady load's choices (0 = random).
 	Seed uint64
 	// Now and NewTicker are the clock (nil = the real one); tests drive
@@ -46,12 +28,12 @@ type Options struct {
 }
 
 const (
-	defaultPollEvery = 100 * time.Millisecond
 	// steadyTick is how often steady load checks what is due; the Pacer
 	// sends several jobs per tick at high rates.
 	steadyTick = 10 * time.Millisecond
-	// maxInFlight bounds concurrent steady submissions: when the worker
-	// pool pushes back, jobs are skipped instead of piling up goroutines.
+	// maxInFlight bounds concurrent first submissions of steady jobs:
+	// when the worker pool pushes back, jobs are skipped instead of
+	// piling up goroutines.
 	maxInFlight = 256
 )
 
@@ -59,11 +41,9 @@ const (
 // happened. Checkout may also be called directly (POST /admin/checkout),
 // concurrently with Run: every burst has its own batch.
 type Runner struct {
-	workers   Submitter
-	consumer  Tracker
+	jobs      *tracker.Tracker
 	log       *slog.Logger
 	control   *Control
-	pollEvery time.Duration
 	now       func() time.Time
 	newTicker func(time.Duration) (<-chan time.Time, func())
 	seed      uint64
@@ -75,26 +55,20 @@ type Runner struct {
 	counts    counters
 }
 
-// NewRunner returns a runner; Options.Workers, Consumer and Control are required.
+// NewRunner returns a runner; Options.Jobs and Control are required.
 func NewRunner(o Options) *Runner {
 	r := &Runner{
-		workers:   o.Workers,
-		consumer:  o.Consumer,
+		jobs:      o.Jobs,
 		log:       o.Log,
 		control:   o.Control,
-		pollEvery: o.PollEvery,
 		now:       o.Now,
 		newTicker: o.NewTicker,
 		seed:      o.Seed,
 		runID:     fmt.Sprintf("%08x", rand.Uint32()),
 		inFlight:  make(chan struct{}, maxInFlight),
 	}
-	r.counts.init()
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
-	}
-	if r.pollEvery <= 0 {
-		r.pollEvery = defaultPollEvery
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -114,40 +88,8 @@ func NewRunner(o Options) *Runner {
 // Control is the load the runner follows.
 func (r *Runner) Control() *Control { return r.control }
 
-// submit sends one job, counts the outcome and logs it. A refused job (the
-// queue is full, the pool is down) is counted, never fatal.
-func (r *Runner) submit(ctx context.Context, job *jobsv1.Job, level slog.Level) (string, error) {
-	typ := jobs.TypeName(job.GetType())
-	traceID, err := r.workers.Submit(ctx, job)
-	attrs := []any{spans.JobID, job.GetId(), "seq", job.GetSequence(), "type", typ, "target", job.GetTarget()}
-	if traceID != "" {
-		attrs = append(attrs, "trace_id", traceID)
-	}
-	if err != nil {
-		code := status.Code(err)
-		if poolBusy(code) {
-			r.counts.add(&r.counts.rejected, typ)
-		} else {
-			r.counts.add(&r.counts.failed, typ)
-		}
-		r.log.WarnContext(ctx, "submit failed", append(attrs, "code", code.String(), "err", err)...)
-		return traceID, err
-	}
-	r.counts.add(&r.counts.submitted, typ)
-	r.log.Log(ctx, level, "submitted", attrs...)
-	return traceID, nil
-}
-
-// poolBusy says whether a Submit error means the pool is up but could not
-// take the job in time: its queue stayed full for SUBMIT_WAIT
-// (RESOURCE_EXHAUSTED), or it did not answer within the client's timeout
-// (DEADLINE_EXCEEDED). Those are counted rejected; anything else (the pool
-// is down: UNAVAILABLE; a bad job) is counted failed.
-func poolBusy(c codes.Code) bool {
-	return c == codes.ResourceExhausted || c == codes.DeadlineExceeded
-}
-
-// Drain waits for in-flight submissions, until ctx ends.
+// Drain waits for the first submissions of steady jobs in flight, until
+// ctx ends; the tracker then drains what they started.
 func (r *Runner) Drain(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
@@ -298,7 +240,9 @@ func (r *Runner) launch(ctx context.Context, spec Spec) {
 	go func() {
 		defer r.wg.Done()
 		defer func() { <-r.inFlight }()
-		// Stopping the generator must not cut a submission already started.
-		_, _ = r.submit(context.WithoutCancel(ctx), job, slog.LevelDebug)
+		// Stopping the generator must not cut a submission already
+		// started. A job refused here (the tracker is full or stopping) is
+		// counted there.
+		_, _ = r.jobs.Submit(context.WithoutCancel(ctx), job, slog.LevelDebug)
 	}()
 }

@@ -17,23 +17,26 @@ import (
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging/logtest"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/consumer"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/fakes"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/tracker"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/workers"
 )
 
 type rig struct {
 	runner *Runner
+	jobs   *tracker.Tracker
 	pool   *fakes.Pool
 	sink   *fakes.Sink
 	logs   *logtest.Buffer
 }
 
 // newRig wires a runner to a fake pool and a fake consumer over loopback
-// gRPC, through the producer's real clients. By default every accepted job
-// completes at once.
-func newRig(t *testing.T, load Load, o Options) *rig {
+// gRPC, through the producer's real clients and tracker (polling every
+// millisecond). By default every accepted job completes at once.
+func newRig(t *testing.T, load Load, o Options, to ...tracker.Options) *rig {
 	t.Helper()
 	tp, err := tracing.Setup(context.Background(), tracing.Options{ServiceName: "producer", Exporter: tracetest.NewInMemoryExporter()})
 	if err != nil {
@@ -54,17 +57,29 @@ func newRig(t *testing.T, load Load, o Options) *rig {
 	t.Cleanup(func() { _ = wc.Close(); _ = cc.Close() })
 	logs := &logtest.Buffer{}
 	log, _ := logging.New(logs, logging.Options{Service: "producer", Level: "debug"})
+	var topts tracker.Options
+	if len(to) > 0 {
+		topts = to[0]
+	}
+	topts.Pool, topts.Consumer, topts.Tracing, topts.Log = wc, cc, tp, log
+	if topts.PollEvery == 0 {
+		topts.PollEvery = time.Millisecond
+	}
+	jobs := tracker.New(topts)
+	go func() { _ = jobs.Run() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = jobs.Stop(ctx)
+	})
 	if load.CheckoutTimeout == 0 {
 		load.CheckoutTimeout = 5 * time.Second
 	}
 	if load.Mix == nil {
 		load.Mix, _ = ParseMix(DefaultMix)
 	}
-	o.Workers, o.Consumer, o.Log, o.Control = wc, cc, log, NewControl(load)
-	if o.PollEvery == 0 {
-		o.PollEvery = time.Millisecond
-	}
-	return &rig{runner: NewRunner(o), pool: pool, sink: sink, logs: logs}
+	o.Jobs, o.Log, o.Control = jobs, log, NewControl(load)
+	return &rig{runner: NewRunner(o), jobs: jobs, pool: pool, sink: sink, logs: logs}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -154,61 +169,73 @@ func TestHungPoolCannotHoldABurstPastItsTimeout(t *testing.T) {
 	}
 }
 
-func TestRefusedSubmissionsAreCountedNotFatal(t *testing.T) {
+// Shed jobs are counted and not retried; a job the pool did not answer is
+// re-submitted and, once accepted, completes within the burst, counted once.
+func TestShedJobsAreCountedUnreachableOnesRetried(t *testing.T) {
 	r := newRig(t, Load{Scenario: NameIdle}, Options{})
 	r.pool.SetRefuse(func(j *jobsv1.Job) error {
-		switch j.GetType() {
-		case jobsv1.JobType_JOB_TYPE_VENDOR_API:
+		switch {
+		case j.GetType() == jobsv1.JobType_JOB_TYPE_VENDOR_API:
 			return status.Error(codes.ResourceExhausted, "queue full")
-		case jobsv1.JobType_JOB_TYPE_DATABASE:
-			if j.GetSequence() == 20 {
-				return status.Error(codes.Unavailable, "shutting down")
-			}
+		case j.GetSequence() == 20 && j.GetAttempt() == 1:
+			return status.Error(codes.Unavailable, "shutting down")
 		}
 		return nil
 	})
 	rep := r.runner.Checkout(context.Background(), 5*time.Second)
-	if rep.Completed != 15 || rep.NotSubmitted != 5 || rep.TimedOut {
-		t.Fatalf("report: completed %d not submitted %d timed out %v", rep.Completed, rep.NotSubmitted, rep.TimedOut)
+	if rep.Completed != 16 || rep.NotSubmitted != 4 || rep.TimedOut || rep.Resubmitted != 1 {
+		t.Fatalf("report: completed %d not submitted %d timed out %v resubmitted %d", rep.Completed, rep.NotSubmitted, rep.TimedOut, rep.Resubmitted)
 	}
-	if !strings.Contains(rep.Summary, "15 of 20 jobs completed") || !strings.Contains(rep.Summary, "not accepted by the worker pool") {
+	if j := rep.Jobs[19]; !j.Done || j.Attempts != 2 || j.Outcome != spans.OutcomeDelivered {
+		t.Errorf("job 20: %+v; want done after 2 attempts", j)
+	}
+	if j := rep.Jobs[3]; j.Done || j.Submitted || j.Attempts != 1 || j.Outcome != spans.OutcomeRejected || !strings.Contains(j.Error, "queue full") {
+		t.Errorf("job 4 (shed): %+v", j)
+	}
+	if !strings.Contains(rep.Summary, "16 of 20 jobs completed") || !strings.Contains(rep.Summary, "4 not accepted by the worker pool") {
 		t.Errorf("summary %q", rep.Summary)
 	}
 	st := r.runner.Stats()
-	if st.Rejected["vendor-api"] != 4 || st.Failed["database"] != 1 || st.Submitted["database"] != 3 || st.Bursts.Incomplete != 1 {
-		t.Errorf("stats: rejected %v failed %v submitted %v bursts %+v", st.Rejected, st.Failed, st.Submitted, st.Bursts)
+	if st.Rejected["vendor-api"] != 4 || st.Submitted["database"] != 4 || st.Submitted["vendor-api"] != 0 ||
+		st.Delivery.Resubmissions != 1 || st.Delivery.Shed != 4 || st.Delivery.Confirmed != 16 || st.Bursts.Incomplete != 1 {
+		t.Errorf("stats: rejected %v submitted %v delivery %+v bursts %+v", st.Rejected, st.Submitted, st.Delivery, st.Bursts)
+	}
+	if n := len(r.pool.Calls()); n != 21 {
+		t.Errorf("the pool got %d Submits; want 21 (20 jobs, one re-submitted, shed ones not)", n)
 	}
 	if !strings.Contains(r.logs.String(), "code=ResourceExhausted") {
 		t.Errorf("refusals not logged")
 	}
 }
 
-// A busy pool (queue full, or no answer in time) rejects; a pool that is
-// down fails. /stats keeps the two apart.
-func TestBusyPoolIsRejectedDownPoolFailed(t *testing.T) {
+// A busy pool (queue full) sheds the job; one that did not answer in time
+// or was down gets it again. /stats keeps the two apart.
+func TestBusyPoolShedsUnansweredIsRetried(t *testing.T) {
 	r := newRig(t, Load{Scenario: NameIdle}, Options{})
 	codeFor := map[jobsv1.JobType]codes.Code{
 		jobsv1.JobType_JOB_TYPE_CACHE_READ: codes.DeadlineExceeded,
 		jobsv1.JobType_JOB_TYPE_VENDOR_API: codes.ResourceExhausted,
 		jobsv1.JobType_JOB_TYPE_DATABASE:   codes.Unavailable,
 	}
-	r.pool.SetRefuse(func(j *jobsv1.Job) error { return status.Error(codeFor[j.GetType()], "refused") })
-	rep := r.runner.Checkout(context.Background(), 5*time.Second)
-	sent := map[string]uint64{}
-	for _, j := range rep.Jobs {
-		sent[j.Type]++
-	}
-	st := r.runner.Stats()
-	for typ, want := range map[string]struct{ rejected, failed uint64 }{
-		"cache-read": {sent["cache-read"], 0},
-		"vendor-api": {sent["vendor-api"], 0},
-		"database":   {0, sent["database"]},
-	} {
-		if want.rejected+want.failed == 0 {
-			t.Fatalf("the burst has no %s job; the test needs one of each type", typ)
+	r.pool.SetRefuse(func(j *jobsv1.Job) error {
+		if c := codeFor[j.GetType()]; c == codes.ResourceExhausted || j.GetAttempt() == 1 {
+			return status.Error(c, "refused")
 		}
-		if st.Rejected[typ] != want.rejected || st.Failed[typ] != want.failed {
-			t.Errorf("%s: rejected %d failed %d, want %d and %d", typ, st.Rejected[typ], st.Failed[typ], want.rejected, want.failed)
+		return nil
+	})
+	rep := r.runner.Checkout(context.Background(), 5*time.Second)
+	st := r.runner.Stats()
+	if st.Rejected["vendor-api"] != 4 || st.Rejected["cache-read"] != 0 || st.Rejected["database"] != 0 ||
+		st.Submitted["cache-read"] != 12 || st.Submitted["database"] != 4 || st.Delivery.Unavailable != 16 {
+		t.Errorf("rejected %v submitted %v delivery %+v", st.Rejected, st.Submitted, st.Delivery)
+	}
+	for _, j := range rep.Jobs {
+		want := 2
+		if j.Type == "vendor-api" {
+			want = 1
+		}
+		if j.Attempts != want {
+			t.Errorf("job %s (%s): %d attempts, want %d", j.ID, j.Type, j.Attempts, want)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/consumer"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/fakes"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/scenario"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/tracker"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/workers"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -34,9 +35,16 @@ func newServer(t *testing.T) (*httptest.Server, *scenario.Runner) {
 	wc, _ := workers.New(addr, tp)
 	cc, _ := consumer.New(addr)
 	t.Cleanup(func() { _ = wc.Close(); _ = cc.Close() })
+	jobs := tracker.New(tracker.Options{Pool: wc, Consumer: cc, Tracing: tp, PollEvery: time.Millisecond})
+	go func() { _ = jobs.Run() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = jobs.Stop(ctx)
+	})
 	mix, _ := scenario.ParseMix(scenario.DefaultMix)
 	runner := scenario.NewRunner(scenario.Options{
-		Workers: wc, Consumer: cc, PollEvery: time.Millisecond,
+		Jobs: jobs,
 		Control: scenario.NewControl(scenario.Load{Scenario: scenario.NameIdle, Rate: 10, Mix: mix,
 			CheckoutEvery: 20 * time.Second, CheckoutTimeout: 5 * time.Second}),
 	})

@@ -2,19 +2,15 @@ package workers
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
-	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/fakes"
 )
@@ -41,77 +37,59 @@ func job() *jobsv1.Job {
 		Priority: jobsv1.Priority_PRIORITY_CRITICAL, Scenario: "checkout", Sequence: 4, Batch: "ab12cd34"}
 }
 
-func TestSubmitIsTheRootOfTheJobsTrace(t *testing.T) {
-	c, pool, tp, exp := setup(t)
-	// Even a caller holding a span must not become the job's parent.
-	ctx, outer := tp.StartSpan(context.Background(), "caller")
-	defer outer.Finish()
-	traceID, err := c.Submit(ctx, job())
-	if err != nil {
-		t.Fatal(err)
+// Submit reports already_held, and what the pool refused, as it is.
+func TestSubmitAnswers(t *testing.T) {
+	c, pool, _, _ := setup(t)
+	a, err := c.Submit(context.Background(), job())
+	if err != nil || a.AlreadyHeld {
+		t.Fatalf("Submit = %+v, %v; want accepted", a, err)
 	}
-	if traceID == "" || traceID == outer.TraceID() {
-		t.Fatalf("trace ID %q: want a new trace, not the caller's %q", traceID, outer.TraceID())
+	if a.Generation == 0 {
+		t.Errorf("an answer on generation 0: the connection it came on was not counted")
 	}
-	got := pool.Jobs()
-	if len(got) != 1 || got[0].GetSubmittedAt() == nil || time.Since(got[0].GetSubmittedAt().AsTime()) > time.Minute {
-		t.Fatalf("pool got %v, want the job stamped with submitted_at", got)
+	pool.SetHeld(func(*jobsv1.Job) bool { return true })
+	if a, err := c.Submit(context.Background(), job()); err != nil || !a.AlreadyHeld {
+		t.Fatalf("Submit of a held job = %+v, %v; want already_held", a, err)
 	}
-	if err := tp.ForceFlush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var root, client *tracetest.SpanStub
-	for _, s := range exp.GetSpans() {
-		switch {
-		case s.Name == spans.JobSubmit:
-			root = &s
-		case s.SpanKind == trace.SpanKindClient && strings.Contains(s.Name, "WorkerPool/Submit"):
-			client = &s
-		}
-	}
-	if root == nil || client == nil {
-		t.Fatalf("want job.submit and the gRPC client span, got %v", exp.GetSpans())
-	}
-	if root.Parent.IsValid() {
-		t.Errorf("job.submit has parent %s, want none (root)", root.Parent.SpanID())
-	}
-	if root.SpanContext.TraceID().String() != traceID {
-		t.Errorf("job.submit in trace %s, Submit returned %s", root.SpanContext.TraceID(), traceID)
-	}
-	if client.Parent.SpanID() != root.SpanContext.SpanID() || client.SpanContext.TraceID() != root.SpanContext.TraceID() {
-		t.Errorf("gRPC client span is not job.submit's child")
-	}
-	a := map[string]string{}
-	for _, kv := range root.Attributes {
-		a[string(kv.Key)] = kv.Value.Emit()
-	}
-	for k, want := range map[string]string{
-		spans.JobID: "checkout-ab12cd34-04", spans.JobType: "vendor-api", spans.JobPriority: "critical",
-		spans.JobTarget: "/v1/payment/authorize", spans.JobBatch: "ab12cd34", spans.JobSequence: "4", spans.JobScenario: "checkout",
-	} {
-		if a[k] != want {
-			t.Errorf("job.submit %s = %q, want %q", k, a[k], want)
-		}
-	}
-}
-
-func TestSubmitErrorTagsTheSpan(t *testing.T) {
-	c, pool, tp, exp := setup(t)
 	pool.SetRefuse(func(*jobsv1.Job) error { return status.Error(grpccodes.ResourceExhausted, "queue full") })
-	_, err := c.Submit(context.Background(), job())
+	_, err = c.Submit(context.Background(), job())
 	if status.Code(err) != grpccodes.ResourceExhausted || !strings.Contains(err.Error(), "checkout-ab12cd34-04") {
 		t.Fatalf("err %v: want ResourceExhausted, wrapped with the job ID", err)
 	}
-	_ = tp.ForceFlush(context.Background())
-	for _, s := range exp.GetSpans() {
-		if s.Name == spans.JobSubmit {
-			if s.Status.Code != codes.Error || !strings.Contains(s.Status.Description, "ResourceExhausted") {
-				t.Errorf("job.submit status %+v, want Error naming ResourceExhausted", s.Status)
-			}
-			return
-		}
+}
+
+// The generation grows when the pool's connection is lost and made again
+// (a restart), not with every call.
+func TestGenerationGrowsWhenThePoolComesBack(t *testing.T) {
+	tp, _ := tracing.Setup(context.Background(), tracing.Options{Disabled: true})
+	pool := &fakes.Pool{}
+	addr, stop := fakes.ServeAt(t, "127.0.0.1:0", pool, nil)
+	c, err := New(addr, tp)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no job.submit span")
+	defer c.Close()
+	first, err := c.Submit(context.Background(), job())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Submit(context.Background(), job())
+	if err != nil || again.Generation != first.Generation {
+		t.Fatalf("second Submit on generation %d (err %v); want %d, the same connection", again.Generation, err, first.Generation)
+	}
+	stop()
+	if _, err := c.Submit(context.Background(), job()); status.Code(err) != grpccodes.Unavailable {
+		t.Fatalf("Submit to a stopped pool: %v; want Unavailable", err)
+	}
+	fakes.ServeAt(t, addr, pool, nil)
+	// Nothing is submitted: the client notices the pool by itself.
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Generation() <= first.Generation {
+		if time.Now().After(deadline) {
+			t.Fatalf("generation still %d 10s after the pool came back", c.Generation())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // With a full queue the pool holds a Submit for up to SUBMIT_WAIT (at most
@@ -138,13 +116,13 @@ func TestSubmitToAPoolThatIsDownFailsQuickly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, err = c.Submit(context.Background(), job())
-	if status.Code(err) != grpccodes.Unavailable {
-		t.Errorf("err %v, want Unavailable", err)
+	a, err := c.Submit(context.Background(), job())
+	if status.Code(err) != grpccodes.Unavailable || a.Generation != 0 {
+		t.Errorf("Submit = %+v, %v; want Unavailable on generation 0", a, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.Submit(ctx, job()); !errors.Is(err, context.Canceled) {
+	if _, err := c.Submit(ctx, job()); status.Code(err) != grpccodes.Canceled {
 		t.Errorf("cancelled ctx: err %v, want Canceled", err)
 	}
 }

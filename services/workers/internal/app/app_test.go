@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -117,16 +118,36 @@ func attr(s tracetest.SpanStub, key string) string {
 	return ""
 }
 
-// One job is one trace: queue.wait, worker.process, result.send and
-// result.deliver are children of the Submit server span; the work spans
-// and the outgoing HTTP/gRPC client spans hang below them; a blocked send
-// says what it waited behind.
+// One job's stay in the pool is one pool.job span, a child of the
+// producer's root span carried in the job (or, for a job without a trace
+// context, of the Submit server span). Its five children cover it end to
+// end: each starts the instant the one before ended. The work spans and
+// the outgoing HTTP/gRPC client spans hang below them, and no span
+// outlives its parent.
 func TestSpansOfAJob(t *testing.T) {
 	vendor := fakes.StartVendor(t)
 	vendor.Answer(func(string) (time.Duration, int) { return 5 * time.Millisecond, http.StatusOK })
 	fc := fakes.StartConsumer(t, "127.0.0.1:0", 5*time.Millisecond)
 	r := start(t, vendor.URL, fc.Addr())
+
+	// The producer's side: a root span per job, injected into the job.
+	producer, err := tracing.Setup(context.Background(), tracing.Options{ServiceName: "producer", Exporter: tracetest.NewInMemoryExporter()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = producer.Shutdown(context.Background()) })
 	jobs := checkout("spans")
+	roots := map[string]trace.SpanContext{} // by job ID
+	for i, j := range jobs {
+		if i%5 == 4 {
+			continue // an older client's job: no trace context
+		}
+		ctx, root := producer.StartSpan(context.Background(), spans.JobRootName(j.GetScenario(), "x"))
+		j.TraceContext = producer.Inject(ctx)
+		j.Attempt = 1
+		roots[j.GetId()] = trace.SpanContextFromContext(producer.ContextWithTracez(ctx))
+		root.Finish()
+	}
 	r.submit(t, jobs)
 	fc.WaitFor(t, len(jobs), 10*time.Second)
 	fakes.Eventually(t, 5*time.Second, func() bool { return r.Pool().Stats().Counters.Delivered == uint64(len(jobs)) }, "all delivered")
@@ -137,25 +158,103 @@ func TestSpansOfAJob(t *testing.T) {
 
 	byID := map[trace.SpanID]tracetest.SpanStub{}
 	servers := map[trace.TraceID]tracetest.SpanStub{}
+	poolJobs := map[string]tracetest.SpanStub{} // by job ID
+	children := map[trace.SpanID][]tracetest.SpanStub{}
 	for _, s := range all {
 		byID[s.SpanContext.SpanID()] = s
 		if s.SpanKind == trace.SpanKindServer && s.Name == "jobs.v1.WorkerPool/Submit" {
 			servers[s.SpanContext.TraceID()] = s
 		}
+		if s.Name == spans.PoolJob {
+			poolJobs[attr(s, spans.JobID)] = s
+		}
+		children[s.Parent.SpanID()] = append(children[s.Parent.SpanID()], s)
 	}
-	if len(servers) != len(jobs) {
-		t.Fatalf("%d Submit server spans (traces) for %d jobs", len(servers), len(jobs))
+	if len(poolJobs) != len(jobs) {
+		t.Fatalf("%d pool.job spans for %d jobs", len(poolJobs), len(jobs))
 	}
-	siblings := map[string]int{}
-	var blocked int
+	contract := []string{spans.QueueWait, spans.WorkerProcess, spans.ResultSend, spans.ResultsChannelWait, spans.ResultDeliver}
+	var blocked, waitedBehind int
+	for _, j := range jobs {
+		pj := poolJobs[j.GetId()]
+		if root, ok := roots[j.GetId()]; ok {
+			if pj.SpanContext.TraceID() != root.TraceID() || pj.Parent.SpanID() != root.SpanID() {
+				t.Errorf("pool.job of %s: trace %s parent %s; want the producer's root %s/%s",
+					j.GetId(), pj.SpanContext.TraceID(), pj.Parent.SpanID(), root.TraceID(), root.SpanID())
+			}
+			if attr(pj, spans.JobAttempt) != "1" {
+				t.Errorf("pool.job of %s: job.attempt %q; want 1", j.GetId(), attr(pj, spans.JobAttempt))
+			}
+		} else if srv := servers[pj.SpanContext.TraceID()]; pj.Parent.SpanID() != srv.SpanContext.SpanID() {
+			t.Errorf("pool.job of %s (no trace context): parent %s; want the Submit server span", j.GetId(), pj.Parent.SpanID())
+		}
+		if pj.SpanKind != trace.SpanKindConsumer {
+			t.Errorf("pool.job kind %v; want consumer", pj.SpanKind)
+		}
+		for k, want := range map[string]string{
+			spans.PoolWorkers: "4", spans.MessagingSystem: spans.MessagingSystemValue, spans.MessagingDestination: spans.DestinationJobs,
+			spans.MessagingOperationType: spans.MessagingOperationProcess, spans.MessagingMessageID: j.GetId(), spans.JobTarget: j.GetTarget(),
+		} {
+			if got := attr(pj, k); got != want {
+				t.Errorf("pool.job of %s: %s = %q; want %q", j.GetId(), k, got, want)
+			}
+		}
+
+		kids := children[pj.SpanContext.SpanID()]
+		slices.SortFunc(kids, func(a, b tracetest.SpanStub) int { return a.StartTime.Compare(b.StartTime) })
+		var names []string
+		for _, k := range kids {
+			names = append(names, k.Name)
+		}
+		if !slices.Equal(names, contract) {
+			t.Errorf("pool.job of %s has children %v; want %v in that order", j.GetId(), names, contract)
+			continue
+		}
+		// No gap, no overlap: each child starts when the one before ended.
+		at := pj.StartTime
+		for _, k := range kids {
+			if !k.StartTime.Equal(at) {
+				t.Errorf("job %s: %s starts %v after the span before it ended", j.GetId(), k.Name, k.StartTime.Sub(at))
+			}
+			at = k.EndTime
+		}
+		if !at.Equal(pj.EndTime) {
+			t.Errorf("job %s: pool.job ends %v after its last child", j.GetId(), pj.EndTime.Sub(at))
+		}
+		send, wait, deliver := kids[2], kids[3], kids[4]
+		if send.SpanKind != trace.SpanKindProducer || deliver.SpanKind != trace.SpanKindConsumer {
+			t.Errorf("result.send kind %v, result.deliver kind %v; want producer, consumer", send.SpanKind, deliver.SpanKind)
+		}
+		if attr(send, spans.ChannelBlocked) == "true" {
+			blocked++
+			for _, k := range []string{spans.BlockDurationMS, spans.ResultsBufferLen, spans.ResultsBufferCap, spans.ResultSendMode,
+				spans.ResultsOverflowLen, spans.WaitedBehindCount, spans.WaitedBehindJobs, spans.WorkerID} {
+				if attr(send, k) == "" {
+					t.Errorf("blocked result.send lacks %s", k)
+				}
+			}
+		}
+		for _, k := range []string{spans.ResultsBufferLen, spans.ResultsBufferCap, spans.ResultsLane, spans.WaitedBehindCount,
+			spans.MessagingDestination} {
+			if attr(wait, k) == "" {
+				t.Errorf("results.channel.wait lacks %s", k)
+			}
+		}
+		if n := attr(wait, spans.WaitedBehindCount); n != "0" {
+			waitedBehind++
+			if ids := attr(wait, spans.WaitedBehindJobs); ids == "" {
+				t.Errorf("results.channel.wait waited behind %s results but names none", n)
+			}
+		}
+		if attr(deliver, spans.ResultsForwarders) != "1" || attr(deliver, spans.ChannelWaitMS) == "" {
+			t.Errorf("result.deliver: results.forwarders %q, results.channel_wait_ms %q", attr(deliver, spans.ResultsForwarders), attr(deliver, spans.ChannelWaitMS))
+		}
+		if attr(kids[0], spans.QueueCapacity) != "40" {
+			t.Errorf("queue.wait queue.capacity %q; want 40", attr(kids[0], spans.QueueCapacity))
+		}
+	}
 	for _, s := range all {
 		switch s.Name {
-		case spans.QueueWait, spans.WorkerProcess, spans.ResultSend, spans.ResultDeliver:
-			srv, ok := servers[s.SpanContext.TraceID()]
-			if !ok || s.Parent.SpanID() != srv.SpanContext.SpanID() {
-				t.Errorf("%s of job %s is not a child of the Submit server span", s.Name, attr(s, spans.JobID))
-			}
-			siblings[s.Name]++
 		case spans.CacheRead, spans.DatabaseQuery, spans.VendorAPI:
 			if p := byID[s.Parent.SpanID()]; p.Name != spans.WorkerProcess {
 				t.Errorf("%s's parent is %q; want %s", s.Name, p.Name, spans.WorkerProcess)
@@ -164,6 +263,12 @@ func TestSpansOfAJob(t *testing.T) {
 			if p := byID[s.Parent.SpanID()]; p.Name != spans.DatabaseQuery {
 				t.Errorf("%s's parent is %q", s.Name, p.Name)
 			}
+		case spans.WorkerProcess:
+			for _, k := range []string{spans.WorkerID, spans.PoolWorkers, spans.JobID, spans.JobType, spans.JobPriority, spans.JobTarget, spans.JobBatch, spans.JobSequence, spans.JobScenario} {
+				if attr(s, k) == "" {
+					t.Errorf("worker.process lacks %s", k)
+				}
+			}
 		}
 		if s.SpanKind == trace.SpanKindClient {
 			p := byID[s.Parent.SpanID()]
@@ -171,30 +276,18 @@ func TestSpansOfAJob(t *testing.T) {
 				t.Errorf("client span %q's parent is %q; want vendor.api or result.deliver", s.Name, p.Name)
 			}
 		}
-		if s.Name == spans.ResultSend && attr(s, spans.ChannelBlocked) == "true" {
-			blocked++
-			for _, k := range []string{spans.BlockDurationMS, spans.ResultsBufferLen, spans.ResultsBufferCap, spans.ResultSendMode,
-				spans.ResultsOverflowLen, spans.WaitedBehindCount, spans.WaitedBehindJobs, spans.WorkerID} {
-				if attr(s, k) == "" {
-					t.Errorf("blocked result.send lacks %s", k)
-				}
-			}
-		}
-		if s.Name == spans.WorkerProcess {
-			for _, k := range []string{spans.WorkerID, spans.JobID, spans.JobType, spans.JobPriority, spans.JobTarget, spans.JobBatch, spans.JobSequence, spans.JobScenario} {
-				if attr(s, k) == "" {
-					t.Errorf("worker.process lacks %s", k)
-				}
-			}
-		}
-	}
-	for _, name := range []string{spans.QueueWait, spans.WorkerProcess, spans.ResultSend, spans.ResultDeliver} {
-		if siblings[name] != len(jobs) {
-			t.Errorf("%d %s spans; want %d", siblings[name], name, len(jobs))
+		// Within the service, no span outlives its parent; only the
+		// pool.job of a job without a trace context outlives its parent,
+		// the short Submit call it falls back to.
+		if p, ok := byID[s.Parent.SpanID()]; ok && p.SpanKind != trace.SpanKindServer && (s.StartTime.Before(p.StartTime) || s.EndTime.After(p.EndTime)) {
+			t.Errorf("%s (%v..%v) is not inside its parent %s (%v..%v)", s.Name, s.StartTime, s.EndTime, p.Name, p.StartTime, p.EndTime)
 		}
 	}
 	if blocked == 0 {
 		t.Error("no blocked result.send with the incident's defaults")
+	}
+	if waitedBehind == 0 {
+		t.Error("no result waited behind others in the results channel with the incident's defaults")
 	}
 	for _, res := range fc.Results() {
 		if res.GetQueueWait() == nil || res.GetWork() == nil || res.GetSendBlock() == nil || res.GetFinishedAt() == nil || res.GetWorkerId() == 0 {

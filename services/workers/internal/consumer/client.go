@@ -80,7 +80,10 @@ func New(addr string, tr *tracing.Provider, log *slog.Logger, o Options) (*Clien
 			},
 			MinConnectTimeout: 5 * time.Second,
 		}),
-		tr.GRPCDialOption(nil),
+		// Status is asked at the shutdown deadline about cut deliveries,
+		// outside any job's trace: traced, each question would be a
+		// trace of its own.
+		tr.GRPCDialOption(func(method string) bool { return method == jobsv1.ResultSink_Status_FullMethodName }),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("consumer client for %s: %w", addr, err)
@@ -128,6 +131,28 @@ func (c *Client) Deliver(ctx context.Context, r *jobsv1.Result) (attempts int, e
 		}
 		wait = min(2*wait, c.opts.MaxBackoff)
 	}
+}
+
+// MaxStatusIDs is the consumer's limit of job IDs per Status call.
+const MaxStatusIDs = 1000
+
+// Handled asks the consumer's Status which of ids it has handled, in calls
+// of at most MaxStatusIDs. One failed call fails the question: an answer
+// for some IDs only would count the others as not handled.
+func (c *Client) Handled(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	for start := 0; start < len(ids); start += MaxStatusIDs {
+		resp, err := c.rpc.Status(ctx, &jobsv1.StatusRequest{JobIds: ids[start:min(start+MaxStatusIDs, len(ids))]})
+		if err != nil {
+			return nil, fmt.Errorf("consumer status of %d jobs: %w", len(ids), err)
+		}
+		for _, st := range resp.GetJobs() {
+			if st.GetDone() {
+				out[st.GetJobId()] = true
+			}
+		}
+	}
+	return out, nil
 }
 
 // retryable lists the codes that mean "not now" rather than "not this".

@@ -2,9 +2,11 @@ package consumer
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +24,8 @@ type sink struct {
 	jobsv1.UnimplementedResultSinkServer
 	script []codes.Code
 	calls  atomic.Int32
+	// statusCalls is only touched by the one test that calls Status.
+	statusCalls []int
 }
 
 func (s *sink) Deliver(context.Context, *jobsv1.DeliverRequest) (*jobsv1.DeliverResponse, error) {
@@ -30,6 +34,17 @@ func (s *sink) Deliver(context.Context, *jobsv1.DeliverRequest) (*jobsv1.Deliver
 		return nil, status.Error(s.script[n], "scripted")
 	}
 	return &jobsv1.DeliverResponse{}, nil
+}
+
+// Status says the jobs whose IDs start with "done" were handled, and
+// counts the IDs it was asked about per call.
+func (s *sink) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.StatusResponse, error) {
+	s.statusCalls = append(s.statusCalls, len(req.GetJobIds()))
+	resp := &jobsv1.StatusResponse{}
+	for _, id := range req.GetJobIds() {
+		resp.Jobs = append(resp.Jobs, &jobsv1.JobStatus{JobId: id, Done: strings.HasPrefix(id, "done")})
+	}
+	return resp, nil
 }
 
 func client(t *testing.T, script ...codes.Code) (*Client, *sink) {
@@ -103,5 +118,28 @@ func TestBackoffJitterStaysInRange(t *testing.T) {
 		if j := jitter(100 * time.Millisecond); j < 50*time.Millisecond || j > 100*time.Millisecond {
 			t.Fatalf("jitter(100ms) = %s", j)
 		}
+	}
+}
+
+// Handled asks Status in calls of at most 1000 IDs and reports the done ones.
+func TestHandledAsksStatusInBatches(t *testing.T) {
+	c, s := client(t)
+	ids := make([]string, 0, 2500)
+	for i := range 2500 {
+		prefix := "open"
+		if i%2 == 0 {
+			prefix = "done"
+		}
+		ids = append(ids, fmt.Sprintf("%s-%d", prefix, i))
+	}
+	got, err := c.Handled(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1250 || !got["done-0"] || got["open-1"] {
+		t.Errorf("Handled reported %d jobs (done-0 %v, open-1 %v); want the 1250 done ones", len(got), got["done-0"], got["open-1"])
+	}
+	if fmt.Sprint(s.statusCalls) != "[1000 1000 500]" {
+		t.Errorf("Status calls of %v IDs; want [1000 1000 500]", s.statusCalls)
 	}
 }

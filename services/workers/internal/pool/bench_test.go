@@ -33,9 +33,13 @@ func BenchmarkPoolThroughput(b *testing.B) {
 				b.Fatal(err)
 			}
 			p.Start()
-			job := &jobsv1.Job{Id: "bench", Type: jobsv1.JobType_JOB_TYPE_CACHE_READ, Target: "k"}
+			// Distinct IDs: a job the pool still holds is not queued again.
+			jobs := make([]*jobsv1.Job, b.N)
+			for i := range jobs {
+				jobs[i] = &jobsv1.Job{Id: fmt.Sprintf("bench-%d", i), Type: jobsv1.JobType_JOB_TYPE_CACHE_READ, Target: "k"}
+			}
 			b.ResetTimer()
-			for range b.N {
+			for _, job := range jobs {
 				if _, err := p.Submit(context.Background(), job); err != nil {
 					b.Fatal(err)
 				}

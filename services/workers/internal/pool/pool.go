@@ -4,9 +4,11 @@
 // each result to the consumer. With the default of one forwarder, results
 // go one at a time, in order: the incident's serial consumer path.
 //
-// Each job leaves four sibling spans under the Submit server span:
-// queue.wait, worker.process, result.send (where the hidden bottleneck
-// shows: a worker blocked on a full results channel) and result.deliver.
+// Each job's stay is one pool.job span, a child of the producer's root
+// span (carried in the job's trace context), covered end to end by its
+// children: queue.wait, worker.process, result.send (where the hidden
+// bottleneck shows: a worker blocked on a full results channel),
+// results.channel.wait and result.deliver (see jobtrace.go).
 //
 // The pool knows nothing of gRPC or HTTP: it runs jobs with a Runner and
 // delivers results to a Sink.
@@ -23,6 +25,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/zoobzio/tracez"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -44,6 +47,19 @@ type Runner interface {
 type Sink interface {
 	Deliver(ctx context.Context, r *jobsv1.Result) (attempts int, err error)
 }
+
+// HandledChecker is a Sink that can also say which results the consumer
+// handled (consumer.Client, through the consumer's Status). At the
+// shutdown deadline the pool asks it about the deliveries it cut: a cut
+// Deliver may still have been handled, and then the result was delivered,
+// not abandoned.
+type HandledChecker interface {
+	Handled(ctx context.Context, jobIDs []string) (map[string]bool, error)
+}
+
+// confirmBudget bounds the question to the consumer at the shutdown
+// deadline: the deadline has passed, so it must be short.
+const confirmBudget = time.Second
 
 // Options configure a Pool.
 type Options struct {
@@ -69,6 +85,12 @@ type Pool struct {
 	log       *slog.Logger
 	rec       recorder
 	workerSet workerSet
+	held      heldJobs
+
+	// cutMu guards cut: the deliveries the shutdown deadline cancelled,
+	// whose fate abandonWork settles with the consumer.
+	cutMu sync.Mutex
+	cut   []cutDelivery
 
 	liveMu sync.Mutex // serializes Update
 	live   atomic.Pointer[config.Live]
@@ -215,13 +237,20 @@ func (p *Pool) Done() <-chan struct{} { return p.forwarderDone }
 func (p *Pool) Accepting() bool { return !p.shuttingDown.Load() }
 
 // Submit puts job on the queue, waiting up to the live SUBMIT_WAIT for
-// room (*FullError after that; ErrShuttingDown once Shutdown began). ctx is
-// the Submit call's: its cancellation ends the wait, and the spans it
-// carries become the parents of the job's spans. It returns the number of
-// queued jobs, this one included.
+// room (*FullError after that; ErrShuttingDown once Shutdown began). A job
+// whose ID the pool holds already is not queued again: ErrAlreadyHeld. ctx
+// is the Submit call's: its cancellation ends the wait, and its span is the
+// parent of the job's spans when the job carries no trace context of its
+// own. It returns the number of queued jobs, this one included.
 func (p *Pool) Submit(ctx context.Context, job *jobsv1.Job) (int, error) {
+	if !p.held.add(job.GetId()) {
+		p.rec.update(func(c *Counters) { c.AlreadyHeld++ })
+		p.log.DebugContext(ctx, "job already held; nothing queued", spans.JobID, job.GetId(),
+			spans.JobAttempt, job.GetAttempt())
+		return 0, ErrAlreadyHeld
+	}
 	it := &queued{
-		ctx:  context.WithoutCancel(ctx),
+		ctx:  p.jobContext(ctx, job),
 		job:  job,
 		lane: slow,
 	}
@@ -230,37 +259,34 @@ func (p *Pool) Submit(ctx context.Context, job *jobsv1.Job) (int, error) {
 	}
 	a, err := p.queue.push(ctx, it, p.Settings().SubmitWait, p.accept)
 	if err != nil {
+		p.held.remove(job.GetId())
 		p.rec.update(func(c *Counters) { c.Rejected++ })
 		return 0, err
 	}
 	p.rec.update(func(c *Counters) { c.Submitted++ })
 	p.log.DebugContext(ctx, "job queued", spans.JobID, job.GetId(), spans.JobType, jobs.TypeName(job.GetType()),
-		spans.QueueLane, a.lane, spans.QueueDepth, a.ahead)
+		spans.JobAttempt, job.GetAttempt(), spans.QueueLane, a.lane, spans.QueueDepth, a.ahead)
 	return a.depth, nil
 }
 
-// accept starts the job's queue.wait span; it runs under the queue's lock.
+// accept starts the job's pool.job and queue.wait spans; it runs under the
+// queue's lock.
 func (p *Pool) accept(it *queued, a acceptance) {
 	it.accepted = time.Now()
-	_, span := p.tr.StartSpan(it.ctx, spans.QueueWait)
-	tagJob(span, it.job)
-	span.SetIntTag(spans.QueueDepth, a.ahead)
-	span.SetTag(spans.QueueLane, a.lane)
-	span.SetIntTag(spans.WaitedBehindCount, a.ahead)
-	span.SetTag(spans.WaitedBehindJobs, strings.Join(a.behind, ","))
-	it.wait = span
+	p.startJobSpans(it, a, it.accepted)
 }
 
 // process runs one job and hands its result to the results channel.
 func (p *Pool) process(workerID int, it *queued) {
 	dequeued := time.Now()
-	it.wait.Finish()
+	tracing.FinishAt(it.wait, dequeued)
 	job := it.job
 	live := p.Settings()
 
 	ctx, release := p.bind(it.ctx)
-	ctx, span := p.tr.StartSpan(ctx, spans.WorkerProcess)
+	ctx, span := p.tr.StartSpanAt(ctx, spans.WorkerProcess, dequeued)
 	span.SetIntTag(spans.WorkerID, workerID)
+	span.SetIntTag(spans.PoolWorkers, p.Workers())
 	tagJob(span, job)
 	err := p.runner.Run(ctx, job, work.Params{
 		CacheLatency:     live.CacheLatency,
@@ -268,12 +294,12 @@ func (p *Pool) process(workerID int, it *queued) {
 		DBQueryLatency:   live.DBQueryLatency,
 		VendorTimeout:    live.VendorTimeout,
 	})
+	finished := time.Now()
 	if err != nil {
 		span.SetTag(tracing.TagError, err.Error())
 	}
-	span.Finish()
+	tracing.FinishAt(span, finished)
 	release()
-	finished := time.Now()
 
 	result := &jobsv1.Result{
 		Job:        job,
@@ -300,28 +326,36 @@ func (p *Pool) process(workerID int, it *queued) {
 	p.log.DebugContext(ctx, "job done", spans.JobID, job.GetId(), spans.JobType, jobs.TypeName(job.GetType()),
 		spans.WorkerID, workerID, "ok", err == nil, "work", finished.Sub(dequeued))
 
-	p.send(workerID, it, &delivery{
+	p.send(workerID, finished, &delivery{
 		ctx:      it.ctx,
+		span:     it.span,
 		result:   result,
 		jobID:    job.GetId(),
 		jobType:  job.GetType(),
 		accepted: it.accepted,
-	})
+	}, it.lane)
 }
 
 // send hands the result to the forwarders. This is the incident's hidden
 // bottleneck: with a small channel and a slow consumer, the worker waits
-// here instead of taking the next job.
-func (p *Pool) send(workerID int, it *queued, d *delivery) {
+// here instead of taking the next job. The result.send span runs from the
+// end of the work (start) until the result is in the channel.
+func (p *Pool) send(workerID int, start time.Time, d *delivery, jobLane int) {
 	lane, laneName := slow, LaneShared
 	if p.Settings().PriorityLanes {
 		laneName = LaneSlow
-		if it.lane == fast {
+		if jobLane == fast {
 			lane, laneName = fast, LaneFast
 		}
 	}
-	_, span := p.tr.StartSpan(it.ctx, spans.ResultSend)
+	d.laneName = laneName
+	_, span := p.tr.StartSpanAt(d.ctx, spans.ResultSend, start)
 	rep := p.results.send(d, lane)
+	// From here d belongs to the forwarders; its fields set by the send
+	// are only read.
+	span.SetTag(tracing.TagSpanKind, tracing.KindProducer)
+	tagMessaging(span, spans.DestinationResults, d.jobID)
+	span.SetTag(spans.MessagingOperationType, spans.MessagingOperationSend)
 	span.SetTag(spans.JobID, d.jobID)
 	span.SetIntTag(spans.WorkerID, workerID)
 	span.SetTag(spans.ResultSendMode, rep.mode)
@@ -338,7 +372,9 @@ func (p *Pool) send(workerID int, it *queued, d *delivery) {
 	if rep.fallback {
 		span.SetBoolTag(spans.ResultSendFallback, true)
 	}
-	span.Finish()
+	// It ends the moment the result entered the channel, where
+	// results.channel.wait begins.
+	tracing.FinishAt(span, rep.enqueued)
 
 	spilled := rep.mode == config.SendNonblocking && !rep.blocked && rep.bufLen+rep.overflowLen >= rep.bufCap
 	p.rec.update(func(c *Counters) {
@@ -355,7 +391,7 @@ func (p *Pool) send(workerID int, it *queued, d *delivery) {
 	})
 	p.rec.sample(d.jobType, func(s *typeSamples) { s.sendBlock.add(rep.blockedFor) })
 	if rep.blocked {
-		p.log.DebugContext(it.ctx, "result send blocked", spans.JobID, d.jobID, spans.WorkerID, workerID,
+		p.log.DebugContext(d.ctx, "result send blocked", spans.JobID, d.jobID, spans.WorkerID, workerID,
 			"blocked", rep.blockedFor, spans.WaitedBehindJobs, strings.Join(rep.ahead, ","))
 	}
 }
@@ -379,54 +415,65 @@ func (p *Pool) forward(retire <-chan struct{}) {
 	}
 }
 
+// deliver takes one result from the channel to the consumer: it closes
+// the result's results.channel.wait, delivers it under result.deliver and
+// ends the job's pool.job once the consumer acknowledged it.
 func (p *Pool) deliver(d *delivery) {
 	taken := time.Now()
+	p.finishChannelWait(d, taken, "")
 	d.result.SendBlock = durationpb.New(d.sendBlock)
-	ctx, span := p.tr.StartSpan(d.ctx, spans.ResultDeliver)
+	ctx, span := p.tr.StartSpanAt(d.ctx, spans.ResultDeliver, taken)
+	span.SetTag(tracing.TagSpanKind, tracing.KindConsumer)
+	tagMessaging(span, spans.DestinationResults, d.jobID)
+	span.SetTag(spans.MessagingOperationType, spans.MessagingOperationProcess)
 	span.SetTag(spans.JobID, d.jobID)
 	span.SetTag(spans.JobType, jobs.TypeName(d.jobType))
 	span.SetIntTag(spans.ChannelWaitMS, int(taken.Sub(d.enqueued).Milliseconds()))
+	span.SetIntTag(spans.ResultsForwarders, p.Settings().Forwarders)
 	dctx, release := p.bind(ctx)
 	attempts, err := p.sink.Deliver(dctx, d.result)
 	release()
+	done := time.Now()
 	span.SetIntTag(spans.DeliveryAttempts, attempts)
-	abandoned := err != nil && p.abandon.Err() != nil
-	switch {
-	case abandoned:
-		span.SetTag(tracing.TagError, abandonedAtShutdown+": "+err.Error())
-	case err != nil:
-		span.SetTag(tracing.TagError, err.Error())
-	}
-	span.Finish()
+	p.rec.update(func(c *Counters) { c.DeliveryRetries += uint64(max(attempts-1, 0)) })
 
-	delivered := time.Now()
-	p.rec.update(func(c *Counters) {
-		c.DeliveryRetries += uint64(max(attempts-1, 0))
-		switch {
-		case err == nil:
-			c.Delivered++
-		case abandoned:
-			c.Abandoned++
-		default:
-			c.DeliveryFailed++
-		}
-	})
-	switch {
-	case err == nil:
-		p.rec.sample(d.jobType, func(s *typeSamples) { s.endToEnd.add(delivered.Sub(d.accepted)) })
-		p.log.InfoContext(ctx, "result delivered",
-			spans.JobID, d.jobID, spans.JobType, jobs.TypeName(d.jobType), "ok", d.result.GetOk(),
-			spans.WorkerID, d.result.GetWorkerId(),
-			"queue_wait", d.result.GetQueueWait().AsDuration(), "work", d.result.GetWork().AsDuration(),
-			"send_block", d.sendBlock, "channel_wait", taken.Sub(d.enqueued),
-			"end_to_end", delivered.Sub(d.accepted), spans.DeliveryAttempts, attempts)
-	case abandoned:
-		// abandonWork logs one summary line; a line per result would
-		// flood the log at the worst moment.
-		p.log.DebugContext(ctx, "result not delivered before the shutdown deadline", spans.JobID, d.jobID, "err", err)
-	default:
-		p.log.ErrorContext(ctx, "result rejected by the consumer; dropped", spans.JobID, d.jobID, "err", err)
+	if err != nil && p.abandon.Err() != nil {
+		// Cut by the shutdown deadline. The consumer may have handled it
+		// all the same; abandonWork asks and then ends the spans.
+		p.cutMu.Lock()
+		p.cut = append(p.cut, cutDelivery{d: d, span: span, at: done, err: err})
+		p.cutMu.Unlock()
+		p.log.DebugContext(ctx, "result delivery cut by the shutdown deadline", spans.JobID, d.jobID, "err", err)
+		return
 	}
+	if err != nil {
+		why := "result rejected by the consumer; dropped: " + err.Error()
+		span.SetTag(tracing.TagError, err.Error())
+		tracing.FinishAt(span, done)
+		p.endJob(d.span, d.jobID, done, why)
+		p.rec.update(func(c *Counters) { c.DeliveryFailed++ })
+		p.log.ErrorContext(ctx, "result rejected by the consumer; dropped", spans.JobID, d.jobID, "err", err)
+		return
+	}
+	tracing.FinishAt(span, done)
+	p.endJob(d.span, d.jobID, done, "")
+	p.rec.update(func(c *Counters) { c.Delivered++ })
+	p.rec.sample(d.jobType, func(s *typeSamples) { s.endToEnd.add(done.Sub(d.accepted)) })
+	p.log.InfoContext(ctx, "result delivered",
+		spans.JobID, d.jobID, spans.JobType, jobs.TypeName(d.jobType), "ok", d.result.GetOk(),
+		spans.WorkerID, d.result.GetWorkerId(),
+		"queue_wait", d.result.GetQueueWait().AsDuration(), "work", d.result.GetWork().AsDuration(),
+		"send_block", d.sendBlock, "channel_wait", taken.Sub(d.enqueued),
+		"end_to_end", done.Sub(d.accepted), spans.DeliveryAttempts, attempts)
+}
+
+// cutDelivery is a delivery the shutdown deadline cancelled: its
+// result.deliver span is still open.
+type cutDelivery struct {
+	d    *delivery
+	span *tracez.ActiveSpan
+	at   time.Time
+	err  error
 }
 
 // bind returns ctx (a job's context, which has no cancellation) cancelled
@@ -470,24 +517,28 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 }
 
 // abandonedAtShutdown is the error of the spans the shutdown deadline cut
-// short: queue.wait of jobs never run, result.deliver of results in
-// delivery.
+// short: queue.wait of jobs never run, results.channel.wait of results no
+// forwarder took, result.deliver of deliveries the consumer did not
+// confirm, and the pool.job of each of those jobs.
 const abandonedAtShutdown = "abandoned at shutdown"
 
 // abandonWork cuts everything at the shutdown deadline and accounts for
-// what is lost: queued jobs never run (their queue.wait spans end with an
-// error), results cut in delivery (counted by deliver) and results still
-// in the results channel. It reports them in one line and the error.
+// what is lost: queued jobs never run, results still in the results
+// channel, and results whose delivery was cut, unless the consumer says it
+// handled them (then they were delivered). It ends every open span of
+// those jobs with an error saying so, and reports them in one line and the
+// error.
 func (p *Pool) abandonWork() error {
 	p.freezeForwarders()
-	before := p.rec.abandoned()
 	// From here no worker takes a job and no forwarder a result; running
 	// work and deliveries in progress are cancelled.
 	p.abandonNow()
 	queued := p.queue.drain()
+	now := time.Now()
 	for _, it := range queued {
 		it.wait.SetTag(tracing.TagError, abandonedAtShutdown)
-		it.wait.Finish()
+		tracing.FinishAt(it.wait, now)
+		p.endJob(it.span, it.job.GetId(), now, abandonedAtShutdown+": never run")
 	}
 	p.results.abort()
 	p.results.close()
@@ -496,21 +547,75 @@ func (p *Pool) abandonWork() error {
 	// cut mid-job still sends its (failed) result.
 	<-p.workersDone
 	<-p.forwarderDone
-	inChannel := uint64(p.results.discard())
+	left := p.results.discard()
+	now = time.Now()
+	for _, d := range left {
+		p.finishChannelWait(d, now, abandonedAtShutdown)
+		p.endJob(d.span, d.jobID, now, abandonedAtShutdown+": result never delivered")
+	}
+	confirmed, cutLost := p.settleCut()
 	p.rec.update(func(c *Counters) {
 		c.AbandonedJobs += uint64(len(queued))
-		c.Abandoned += inChannel
+		c.Abandoned += uint64(len(left) + cutLost)
+		c.Delivered += uint64(confirmed)
+		c.DeliveredAtDeadline += uint64(confirmed)
 	})
-	inDelivery := p.rec.abandoned() - before - inChannel
-	undelivered := inDelivery + inChannel
+	undelivered := cutLost + len(left)
 	p.log.Warn("shutdown deadline hit; work abandoned", "queued_jobs", len(queued),
-		"undelivered_results", undelivered, "in_delivery", inDelivery, "in_results_channel", inChannel)
+		"undelivered_results", undelivered, "in_delivery", cutLost, "in_results_channel", len(left),
+		"delivered_at_deadline", confirmed)
 	return fmt.Errorf("worker pool: shutdown deadline hit with %d queued jobs and %d undelivered results", len(queued), undelivered)
+}
+
+// settleCut asks the consumer which of the deliveries cut at the deadline
+// it handled: those were delivered (the acknowledgement was what got cut),
+// the others are abandoned. Without an answer, all are abandoned. It ends
+// their spans and returns how many went each way.
+func (p *Pool) settleCut() (delivered, abandoned int) {
+	p.cutMu.Lock()
+	cut := p.cut
+	p.cut = nil
+	p.cutMu.Unlock()
+	if len(cut) == 0 {
+		return 0, 0
+	}
+	handled := map[string]bool{}
+	var askErr error
+	if hc, ok := p.sink.(HandledChecker); ok {
+		ids := make([]string, len(cut))
+		for i, c := range cut {
+			ids[i] = c.d.jobID
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), confirmBudget)
+		handled, askErr = hc.Handled(ctx, ids)
+		cancel()
+		if askErr != nil {
+			p.log.Warn("could not ask the consumer about the deliveries cut at the shutdown deadline; counting them abandoned",
+				"deliveries", len(cut), "err", askErr)
+		}
+	}
+	for _, c := range cut {
+		if handled[c.d.jobID] {
+			delivered++
+			c.span.SetBoolTag(spans.DeliveryConfirmedByStatus, true)
+			tracing.FinishAt(c.span, c.at)
+			p.endJob(c.d.span, c.d.jobID, c.at, "")
+			continue
+		}
+		abandoned++
+		c.span.SetTag(tracing.TagError, abandonedAtShutdown+": "+c.err.Error())
+		tracing.FinishAt(c.span, c.at)
+		p.endJob(c.d.span, c.d.jobID, c.at, abandonedAtShutdown+": result delivery cut")
+	}
+	return delivered, abandoned
 }
 
 // Stats is the pool part of /stats.
 type Stats struct {
-	Workers   WorkersStats         `json:"workers"`
+	Workers WorkersStats `json:"workers"`
+	// Held counts the jobs the pool holds now, from Submit to the
+	// consumer's acknowledgement: a re-submission of one is already_held.
+	Held      int                  `json:"held"`
 	Queue     QueueStats           `json:"queue"`
 	Results   ResultsStats         `json:"results"`
 	Counters  Counters             `json:"counters"`
@@ -519,29 +624,10 @@ type Stats struct {
 
 // Stats returns a snapshot.
 func (p *Pool) Stats() Stats {
-	s := Stats{Workers: p.workerSet.stats(), Queue: p.queue.stats()}
+	s := Stats{Workers: p.workerSet.stats(), Held: p.held.len(), Queue: p.queue.stats()}
 	s.Results = p.results.stats(s.Queue.PriorityLanes)
 	s.Counters, s.Latencies = p.rec.snapshot()
 	return s
-}
-
-func tagJob(span interface {
-	SetTag(string, string)
-	SetIntTag(string, int)
-}, job *jobsv1.Job) {
-	span.SetTag(spans.JobID, job.GetId())
-	span.SetTag(spans.JobType, jobs.TypeName(job.GetType()))
-	span.SetTag(spans.JobPriority, jobs.PriorityName(job.GetPriority()))
-	span.SetTag(spans.JobTarget, job.GetTarget())
-	if job.GetBatch() != "" {
-		span.SetTag(spans.JobBatch, job.GetBatch())
-	}
-	if job.GetScenario() != "" {
-		span.SetTag(spans.JobScenario, job.GetScenario())
-	}
-	if job.GetSequence() != 0 {
-		span.SetIntTag(spans.JobSequence, int(job.GetSequence()))
-	}
 }
 
 // maxResultError is the consumer's limit on Result.error: longer text would

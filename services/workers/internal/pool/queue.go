@@ -46,14 +46,15 @@ func (e *FullError) Error() string {
 
 // queued is a job between Submit and a worker.
 type queued struct {
-	// ctx is the Submit handler's context without its cancellation: it
-	// carries the gRPC server span, so the job's spans join the caller's
-	// trace, but the job outlives the RPC.
+	// ctx has no cancellation: the job outlives the Submit call. Until
+	// accept it holds the job's parent span (the producer's root, or the
+	// Submit server span); from accept on, the job's pool.job span.
 	ctx      context.Context
 	job      *jobsv1.Job
 	lane     int // fast or slow, by job type, whatever the lanes setting
 	seq      uint64
 	accepted time.Time
+	span     *tracez.ActiveSpan // pool.job, finished once the result is acknowledged
 	wait     *tracez.ActiveSpan // queue.wait, finished at dequeue
 }
 

@@ -5,22 +5,38 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zoobzio/tracez"
+
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/config"
 )
 
 // delivery is a result on its way from a worker to the consumer.
 type delivery struct {
-	ctx      context.Context // the job's context (see queued.ctx)
-	result   *jobsv1.Result  // the worker does not touch it once sent
+	ctx      context.Context    // the job's context (see queued.ctx)
+	span     *tracez.ActiveSpan // the job's pool.job, ended once the result is acknowledged
+	result   *jobsv1.Result     // the worker does not touch it once sent
 	jobID    string
 	jobType  jobsv1.JobType
 	accepted time.Time
+	laneName string // results.lane
 
 	// Set under the buffer's lock.
 	sendStart time.Time     // the worker began handing it over
 	enqueued  time.Time     // it entered the buffer
 	sendBlock time.Duration // enqueued - sendStart when the send blocked
+	entry     channelEntry  // what was ahead of it when it entered
+}
+
+// channelEntry is the results channel as a result found it when it went
+// in: results.channel.wait's attributes.
+type channelEntry struct {
+	bufLen      int // results in the channel (not the overflow) ahead of it
+	bufCap      int
+	overflowLen int // results in the overflow ahead of it
+	nonblocking bool
+	aheadCount  int      // results the forwarders take before it, in its lane
+	ahead       []string // the first of them, at most maxWaitedBehind
 }
 
 // sendReport is what a send saw: the result.send span's attributes.
@@ -35,11 +51,15 @@ type sendReport struct {
 	aheadCount  int  // results in the channel when the send blocked
 	ahead       []string
 	blockedFor  time.Duration
+	enqueued    time.Time // when the result entered the channel
 }
 
 type sendWaiter struct {
 	d        *delivery
 	admitted chan struct{}
+	// enqueued is set before admitted is closed: once admitted, d is the
+	// forwarders', and the sender reads the time from here.
+	enqueued time.Time
 }
 
 type resultLane struct {
@@ -111,9 +131,23 @@ func (b *resultBuffer) hasRoom(l *resultLane) bool {
 }
 
 // put adds d to lane l, or hands it to an idle forwarder (then every lane
-// is empty, so no result is overtaken). Caller holds b.mu and has checked
-// the room.
+// is empty, so no result is overtaken), noting what is ahead of it. Caller
+// holds b.mu and has checked the room.
 func (b *resultBuffer) put(l *resultLane, d *delivery) {
+	n := l.items.len()
+	d.entry = channelEntry{
+		bufLen:      min(n, b.capacity),
+		bufCap:      b.capacity,
+		overflowLen: max(0, n-b.capacity),
+		nonblocking: b.nonblocking,
+		aheadCount:  n,
+	}
+	if k := min(n, maxWaitedBehind); k > 0 {
+		d.entry.ahead = make([]string, k)
+		for i := range k {
+			d.entry.ahead[i] = l.items.at(i).jobID
+		}
+	}
 	if b.idle.len() > 0 {
 		r := b.idle.pop()
 		r.d = d
@@ -137,6 +171,7 @@ func (b *resultBuffer) send(d *delivery, lane int) sendReport {
 	d.sendStart = time.Now()
 	if l.waiters.len() == 0 && b.hasRoom(l) {
 		d.enqueued = d.sendStart
+		rep.enqueued = d.enqueued
 		b.put(l, d)
 		b.mu.Unlock()
 		return rep
@@ -153,6 +188,7 @@ func (b *resultBuffer) send(d *delivery, lane int) sendReport {
 
 	<-w.admitted
 	rep.blockedFor = d.sendBlock
+	rep.enqueued = w.enqueued
 	return rep
 }
 
@@ -164,6 +200,7 @@ func (b *resultBuffer) admit(l *resultLane) {
 		now := time.Now()
 		w.d.enqueued = now
 		w.d.sendBlock = now.Sub(w.d.sendStart)
+		w.enqueued = now
 		b.put(l, w.d)
 		close(w.admitted)
 	}
@@ -311,18 +348,19 @@ func (b *resultBuffer) stats(prioritize bool) ResultsStats {
 }
 
 // discard empties the buffer once the workers and forwarders have
-// stopped at the shutdown deadline, and returns how many results no
-// forwarder took.
-func (b *resultBuffer) discard() int {
+// stopped at the shutdown deadline, and returns the results no forwarder
+// took.
+func (b *resultBuffer) discard() []*delivery {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := 0
+	var out []*delivery
 	for i := range b.lanes {
 		l := &b.lanes[i]
 		// No sender waits: abort admitted the blocked ones, and the
 		// workers have returned.
-		n += l.items.len()
-		l.items = fifo[*delivery]{}
+		for l.items.len() > 0 {
+			out = append(out, l.items.pop())
+		}
 	}
-	return n
+	return out
 }

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -169,4 +170,116 @@ func TestShutdownDeadlineFinishesQueueWaitSpans(t *testing.T) {
 		t.Errorf("queue depth %d after the abandon", d)
 	}
 	checkBalance(t, c)
+}
+
+// handledSink is a consumer that handles every result it is given, but
+// whose acknowledgement of the results after the first `accept` never
+// arrives (it hangs until the caller gives up); Handled reports what it
+// handled, like the consumer's Status.
+type handledSink struct {
+	stuckSink
+	mu      sync.Mutex
+	handled map[string]bool
+	askErr  error
+}
+
+func (s *handledSink) Deliver(ctx context.Context, r *jobsv1.Result) (int, error) {
+	s.mu.Lock()
+	if s.handled == nil {
+		s.handled = map[string]bool{}
+	}
+	s.handled[r.GetJob().GetId()] = true
+	s.mu.Unlock()
+	return s.stuckSink.Deliver(ctx, r)
+}
+
+func (s *handledSink) Handled(_ context.Context, ids []string) (map[string]bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.askErr != nil {
+		return nil, s.askErr
+	}
+	out := map[string]bool{}
+	for _, id := range ids {
+		out[id] = s.handled[id]
+	}
+	return out, nil
+}
+
+// A delivery the shutdown deadline cuts, whose result the consumer had
+// handled all the same, counts as delivered: abandoned means never
+// acknowledged. Its spans end without an error; those of the results
+// still in the channel end with one.
+func TestShutdownDeadlineAsksTheConsumerAboutCutDeliveries(t *testing.T) {
+	const jobs, accepted = 5, 1
+	live := testLive()
+	live.ResultsBuffer = jobs
+	sink := &handledSink{stuckSink: stuckSink{accept: accepted, stuck: make(chan struct{})}}
+	p, logs, finished := newShutdownPool(t, Options{Live: sized(live, 1, jobs), Runner: fakeRunner{}, Sink: sink})
+	js := cacheJobs("h", jobs)
+	submitAll(t, p, js)
+	<-sink.stuck
+	fakes.Eventually(t, 5*time.Second, func() bool { return p.Stats().Counters.Completed == jobs }, "every job completed")
+
+	err := p.Shutdown(expired())
+	// h-000 acknowledged; h-001 handled but its acknowledgement cut; h-002..4 in the channel.
+	if err == nil || !strings.Contains(err.Error(), "0 queued jobs and 3 undelivered results") {
+		t.Fatalf("Shutdown at the deadline: %v; want 3 undelivered results", err)
+	}
+	c := p.Stats().Counters
+	if c.Delivered != 2 || c.DeliveredAtDeadline != 1 || c.Abandoned != 3 {
+		t.Errorf("counters %+v; want 2 delivered (1 confirmed at the deadline), 3 abandoned", c)
+	}
+	checkBalance(t, c)
+	if !strings.Contains(logs.String(), "delivered_at_deadline=1") {
+		t.Errorf("the summary line does not count the confirmed delivery:\n%s", logs.String())
+	}
+	if n := p.held.len(); n != 0 {
+		t.Errorf("%d jobs still held after the abandon", n)
+	}
+
+	byJob := map[string]map[string]tracetest.SpanStub{}
+	for _, s := range finished() {
+		id, _ := attr(s, spans.JobID)
+		if byJob[id] == nil {
+			byJob[id] = map[string]tracetest.SpanStub{}
+		}
+		byJob[id][s.Name] = s
+	}
+	cut := byJob["h-001"]
+	if d := cut[spans.ResultDeliver]; d.Status.Code == otelcodes.Error {
+		t.Errorf("the confirmed delivery's result.deliver has error %q", d.Status.Description)
+	} else if v, _ := attr(d, spans.DeliveryConfirmedByStatus); v != "true" {
+		t.Errorf("the confirmed delivery's result.deliver: %s=%q; want true", spans.DeliveryConfirmedByStatus, v)
+	}
+	if j := cut[spans.PoolJob]; j.Name == "" || j.Status.Code == otelcodes.Error {
+		t.Errorf("pool.job of the confirmed delivery: %+v; want finished without error", j.Status)
+	}
+	for _, id := range []string{"h-002", "h-003", "h-004"} {
+		for _, name := range []string{spans.ResultsChannelWait, spans.PoolJob} {
+			s, ok := byJob[id][name]
+			if !ok || s.Status.Code != otelcodes.Error || !strings.HasPrefix(s.Status.Description, abandonedAtShutdown) {
+				t.Errorf("%s of %s (left in the channel): finished %v, status %v %q; want an error saying %q",
+					name, id, ok, s.Status.Code, s.Status.Description, abandonedAtShutdown)
+			}
+		}
+	}
+}
+
+// Without an answer from the consumer, a cut delivery counts as abandoned.
+func TestShutdownDeadlineWithoutAnAnswerCountsCutDeliveriesAbandoned(t *testing.T) {
+	live := testLive()
+	sink := &handledSink{stuckSink: stuckSink{accept: 0, stuck: make(chan struct{})}, askErr: errors.New("consumer unreachable")}
+	p, logs, _ := newShutdownPool(t, Options{Live: sized(live, 1, 1), Runner: fakeRunner{}, Sink: sink})
+	submitAll(t, p, cacheJobs("n", 1))
+	<-sink.stuck
+	if err := p.Shutdown(expired()); err == nil {
+		t.Fatal("Shutdown at the deadline returned no error")
+	}
+	if c := p.Stats().Counters; c.Delivered != 0 || c.Abandoned != 1 {
+		t.Errorf("counters %+v; want the cut delivery abandoned", c)
+	}
+	if !strings.Contains(logs.String(), "could not ask the consumer") {
+		t.Errorf("no line says the consumer could not be asked:\n%s", logs.String())
+	}
 }

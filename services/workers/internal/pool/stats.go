@@ -23,10 +23,19 @@ type Counters struct {
 	Delivered uint64 `json:"delivered"` // results the consumer accepted
 	// DeliveryFailed counts results the consumer rejected for good.
 	DeliveryFailed uint64 `json:"delivery_failed"`
-	// Abandoned counts results cut off at the shutdown deadline: in
-	// delivery, or still in the results channel. Once the pool has
-	// stopped, completed = delivered + delivery_failed + abandoned.
+	// Abandoned counts results cut off at the shutdown deadline and never
+	// acknowledged: still in the results channel, or in a delivery the
+	// consumer says it did not handle. Once the pool has stopped,
+	// completed = delivered + delivery_failed + abandoned.
 	Abandoned uint64 `json:"abandoned"`
+	// DeliveredAtDeadline counts results whose delivery the shutdown
+	// deadline cut, but which the consumer's Status says it handled:
+	// counted in delivered, not abandoned.
+	DeliveredAtDeadline uint64 `json:"delivered_at_deadline"`
+	// AlreadyHeld counts Submits for a job the pool held already (a
+	// producer's re-submission that found it alive): answered
+	// already_held, nothing queued, not counted in submitted.
+	AlreadyHeld uint64 `json:"already_held"`
 	// AbandonedJobs counts jobs still queued at the shutdown deadline,
 	// never run: submitted = completed + abandoned_jobs.
 	AbandonedJobs   uint64 `json:"abandoned_jobs"`
@@ -110,12 +119,6 @@ func (r *recorder) update(f func(c *Counters)) {
 	r.mu.Lock()
 	f(&r.c)
 	r.mu.Unlock()
-}
-
-func (r *recorder) abandoned() uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.c.Abandoned
 }
 
 func (r *recorder) sample(t jobsv1.JobType, f func(s *typeSamples)) {

@@ -26,6 +26,10 @@ const (
 	MaxJobIDBytes  = 128
 	MaxTargetBytes = 256
 	VendorPrefix   = "/v1/"
+	// A job's trace context is a W3C carrier: traceparent, tracestate and
+	// perhaps baggage. Anything bigger is not a trace context.
+	MaxTraceContextEntries = 8
+	MaxTraceContextBytes   = 512 // per key and per value
 )
 
 // Server implements jobs.v1.WorkerPool and the HTTP endpoints.
@@ -53,6 +57,10 @@ func (s *Server) Submit(ctx context.Context, req *jobsv1.SubmitRequest) (*jobsv1
 	switch {
 	case err == nil:
 		return &jobsv1.SubmitResponse{QueueDepth: uint32(depth)}, nil
+	case errors.Is(err, pool.ErrAlreadyHeld):
+		// A re-submission of a job that is alive here: not an error, and
+		// not work to do again.
+		return &jobsv1.SubmitResponse{AlreadyHeld: true}, nil
 	case errors.As(err, &full):
 		s.log.WarnContext(ctx, "job rejected: queue full", spans.JobID, job.GetId(), "err", err)
 		return nil, status.Error(codes.ResourceExhausted, err.Error())
@@ -92,6 +100,9 @@ func validate(job *jobsv1.Job) error {
 	default:
 		return fmt.Errorf("job.type: unknown value %d (want %s, %s or %s)", t, jobs.CacheRead, jobs.Database, jobs.VendorAPI)
 	}
+	if err := validateTraceContext(job.GetTraceContext()); err != nil {
+		return err
+	}
 	target := job.GetTarget()
 	if len(target) > MaxTargetBytes {
 		return fmt.Errorf("job.target: %d bytes; at most %d", len(target), MaxTargetBytes)
@@ -108,6 +119,26 @@ func validate(job *jobsv1.Job) error {
 		// The path is appended to VENDOR_URL: it must not climb out of the
 		// API or smuggle a query.
 		return fmt.Errorf("job.target: vendor path %q: want a clean path of letters, digits, '/', '-', '_' and '.'", target)
+	}
+	return nil
+}
+
+// validateTraceContext bounds the carrier; what it says is the
+// propagator's business (a malformed traceparent is ignored, and the job's
+// spans hang under the Submit call instead).
+func validateTraceContext(tc map[string]string) error {
+	if len(tc) > MaxTraceContextEntries {
+		return fmt.Errorf("job.trace_context: %d entries; at most %d", len(tc), MaxTraceContextEntries)
+	}
+	for k, v := range tc {
+		switch {
+		case k == "":
+			return errors.New("job.trace_context: empty key")
+		case len(k) > MaxTraceContextBytes:
+			return fmt.Errorf("job.trace_context: key of %d bytes; at most %d", len(k), MaxTraceContextBytes)
+		case len(v) > MaxTraceContextBytes:
+			return fmt.Errorf("job.trace_context[%q]: %d bytes; at most %d", k, len(v), MaxTraceContextBytes)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -91,6 +92,12 @@ func TestSubmitValidation(t *testing.T) {
 		{"vendor target climbing out", &jobsv1.Job{Id: "j", Type: vendor, Target: "/v1/../admin/faults"}, "job.target"},
 		{"vendor target with query", &jobsv1.Job{Id: "j", Type: vendor, Target: "/v1/tax?x=1"}, "job.target"},
 		{"target too long", &jobsv1.Job{Id: "j", Type: cache, Target: strings.Repeat("k", 257)}, "job.target"},
+		{"trace context too big", &jobsv1.Job{Id: "j", Type: cache, TraceContext: manyEntries(9)}, "job.trace_context: 9 entries"},
+		{"trace context value too long", &jobsv1.Job{Id: "j", Type: cache,
+			TraceContext: map[string]string{"traceparent": strings.Repeat("0", 513)}}, `job.trace_context["traceparent"]`},
+		{"trace context key too long", &jobsv1.Job{Id: "j", Type: cache,
+			TraceContext: map[string]string{strings.Repeat("k", 513): "v"}}, "job.trace_context: key"},
+		{"trace context empty key", &jobsv1.Job{Id: "j", Type: cache, TraceContext: map[string]string{"": "v"}}, "job.trace_context: empty key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, p := newServer(t, 10, 0)
@@ -111,16 +118,57 @@ func TestSubmitValidation(t *testing.T) {
 			{Id: "checkout-0a1b2c3d-07", Type: cache},
 			{Id: "Steady_run.42:x-Z9", Type: cache},
 			{Id: "v", Type: vendor, Target: "/v1/payment/authorize"},
+			// A malformed traceparent is no reason to refuse work: the
+			// job's spans hang under the Submit call instead.
+			{Id: "t", Type: cache, Attempt: 2, TraceContext: map[string]string{"traceparent": "garbage"}},
 		} {
 			resp, err := s.Submit(context.Background(), &jobsv1.SubmitRequest{Job: j})
 			if err != nil || resp.GetQueueDepth() != uint32(i+1) {
 				t.Fatalf("Submit(%v) = %v, %v", j, resp, err)
 			}
 		}
-		if d := p.Stats().Queue.Depth; d != 4 {
+		if d := p.Stats().Queue.Depth; d != 5 {
 			t.Fatalf("queue depth %d", d)
 		}
 	})
+}
+
+func manyEntries(n int) map[string]string {
+	m := map[string]string{}
+	for i := range n {
+		m[fmt.Sprintf("k%d", i)] = "v"
+	}
+	return m
+}
+
+// A re-submission of a job the pool still holds answers already_held and
+// queues nothing.
+func TestSubmitOfAHeldJobQueuesNothing(t *testing.T) {
+	s, p := newServer(t, 10, 0)
+	job := &jobsv1.Job{Id: "checkout-ab-01", Type: jobsv1.JobType_JOB_TYPE_CACHE_READ, Attempt: 1}
+	resp, err := s.Submit(context.Background(), &jobsv1.SubmitRequest{Job: job})
+	if err != nil || resp.GetAlreadyHeld() || resp.GetQueueDepth() != 1 {
+		t.Fatalf("first Submit = %v, %v; want queued", resp, err)
+	}
+	again := &jobsv1.Job{Id: job.Id, Type: job.Type, Attempt: 2}
+	resp, err = s.Submit(context.Background(), &jobsv1.SubmitRequest{Job: again})
+	if err != nil || !resp.GetAlreadyHeld() {
+		t.Fatalf("re-submission = %v, %v; want already_held", resp, err)
+	}
+	st := p.Stats()
+	if st.Queue.Depth != 1 || st.Counters.Submitted != 1 || st.Counters.AlreadyHeld != 1 {
+		t.Fatalf("queue depth %d, counters %+v; want the job queued once and one already_held", st.Queue.Depth, st.Counters)
+	}
+
+	p.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := p.Stats().Counters; c.Delivered != 1 {
+		t.Fatalf("counters %+v; want the job delivered once", c)
+	}
 }
 
 func TestSubmitFullQueueAndShutdown(t *testing.T) {
