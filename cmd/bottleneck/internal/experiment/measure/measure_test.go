@@ -123,9 +123,22 @@ func TestCountersIdleAndOffered(t *testing.T) {
 	if idle, why := c.Idle(); idle || !strings.Contains(why, "the workers hold 1 jobs") {
 		t.Errorf("Idle = %v %q", idle, why)
 	}
+	c.Workers.Queue.Depth, c.Workers.Counters.Completed, c.Workers.Counters.Delivered = 0, 7, 7
+	c.Workers.Held = 2
+	if idle, why := c.Idle(); idle || why != "the workers hold 2 jobs (0 queued)" {
+		t.Errorf("Idle with held jobs = %v %q", idle, why)
+	}
+	c.Producer.Delivery.Outstanding = 4
+	if idle, why := c.Idle(); idle || why != "4 jobs wait for the consumer's confirmation" {
+		t.Errorf("Idle = %v %q", idle, why)
+	}
 	c.Producer.Steady.InFlight = 3
 	if idle, why := c.Idle(); idle || !strings.Contains(why, "3 submissions in flight") {
 		t.Errorf("Idle = %v %q", idle, why)
+	}
+	c.Producer.Delivery.RefusedFull = 5
+	if got := c.Offered(); got != 22 {
+		t.Errorf("Offered with jobs refused for too many outstanding = %d, want 22", got)
 	}
 }
 

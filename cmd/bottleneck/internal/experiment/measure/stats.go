@@ -29,11 +29,26 @@ type ProducerStats struct {
 		SkippedBacklog uint64 `json:"skipped_backlog"`
 		SkippedBehind  uint64 `json:"skipped_behind"`
 	} `json:"steady"`
+	// Delivery is at-least-once delivery's part (trace contract v2
+	// producers; zero before): jobs waiting for the consumer's
+	// confirmation, and jobs not submitted because too many waited.
+	Delivery struct {
+		Outstanding int    `json:"outstanding"`
+		RefusedFull uint64 `json:"refused_full"`
+	} `json:"delivery"`
 	Tracing TracingStats `json:"tracing"`
 }
 
+// Shed counts jobs the producer did not submit: its submissions to the
+// pool were all busy (skipped_backlog), or too many jobs waited for the
+// consumer's confirmation (refused_full).
+func (p ProducerStats) Shed() uint64 { return p.Steady.SkippedBacklog + p.Delivery.RefusedFull }
+
 // WorkersStats is the part of the workers' /stats the experiment reads.
 type WorkersStats struct {
+	// Held counts the jobs the pool holds, from Submit to the consumer's
+	// acknowledgement (v2 workers; zero before).
+	Held  int `json:"held"`
 	Queue struct {
 		Depth int `json:"depth"`
 	} `json:"queue"`
@@ -98,7 +113,7 @@ type Counters struct {
 // submitted, had refused, failed to send, shed, or owed but fell behind on.
 func (c Counters) Offered() uint64 {
 	p := c.Producer
-	return sum(p.Submitted) + sum(p.Rejected) + sum(p.Failed) + p.Steady.SkippedBacklog + p.Steady.SkippedBehind
+	return sum(p.Submitted) + sum(p.Rejected) + sum(p.Failed) + p.Shed() + p.Steady.SkippedBehind
 }
 
 // FastHandled counts the fast jobs the consumer handled.
@@ -130,6 +145,10 @@ func (c Counters) Idle() (bool, string) {
 	switch {
 	case c.Producer.Steady.InFlight > 0 || c.Producer.Bursts.Running > 0:
 		return false, fmt.Sprintf("the producer has %d submissions in flight and %d bursts running", c.Producer.Steady.InFlight, c.Producer.Bursts.Running)
+	case c.Producer.Delivery.Outstanding > 0:
+		return false, fmt.Sprintf("%d jobs wait for the consumer's confirmation", c.Producer.Delivery.Outstanding)
+	case c.Workers.Held > 0:
+		return false, fmt.Sprintf("the workers hold %d jobs (%d queued)", c.Workers.Held, c.Workers.Queue.Depth)
 	case inPool > 0:
 		return false, fmt.Sprintf("the workers hold %d jobs (%d queued)", inPool, c.Workers.Queue.Depth)
 	case inResults > 0:

@@ -101,7 +101,8 @@ type Row struct {
 	FailedPerS    *float64 `json:"failed_per_s"`
 	// RejectedPerS are jobs the pool did not accept: RefusedPerS it
 	// refused (queue full for SUBMIT_WAIT), ShedPerS the producer did not
-	// send because 256 submissions were already waiting on the pool.
+	// send, because 256 submissions were already waiting on the pool or
+	// too many jobs waited for the consumer's confirmation.
 	RejectedPerS *float64 `json:"rejected_per_s"`
 	RefusedPerS  *float64 `json:"refused_per_s"`
 	ShedPerS     *float64 `json:"shed_per_s"`

@@ -47,7 +47,7 @@ func measurement(row *result.Row, w plan.Workload, a, b measure.Snapshot, cpus i
 	row.DeliveredPerS = rate(ac.Consumer.Handled, bc.Consumer.Handled)
 	row.FailedPerS = rate(ac.FailedHandled(), bc.FailedHandled())
 	refused := rate(sumMap(ac.Producer.Rejected), sumMap(bc.Producer.Rejected))
-	shed := rate(ac.Producer.Steady.SkippedBacklog, bc.Producer.Steady.SkippedBacklog)
+	shed := rate(ac.Producer.Shed(), bc.Producer.Shed())
 	row.RefusedPerS, row.ShedPerS = refused, shed
 	row.RejectedPerS = result.F(round(*refused+*shed, 2))
 

@@ -43,14 +43,19 @@ func commonNames() []string {
 	return r.Names()
 }
 
-// names lists the variables each service reads. The producer's config
-// package imports gRPC (through its scenario package), so the CLI does not
-// import it: the producer reads the common settings, its addresses and its
-// load, and the load belongs to a row's workload, not its profile.
+// producerOwn are the producer's settings beyond the common ones, its
+// addresses and its load: at-least-once delivery's. The producer's config
+// package imports gRPC (through its scenario and tracker packages), which
+// would add a third to the CLI's size, so the CLI does not import it; an
+// end-to-end test (e2e/settings_drift_test.go) keeps this list true, and
+// the producer checks these values itself when it starts.
+var producerOwn = []string{"RETRY_AFTER", "MAX_ATTEMPTS"}
+
+// names lists the variables each service reads.
 func names(service string) []string {
 	switch service {
 	case Producer:
-		return append(append(commonNames(), "HTTP_ADDR", "WORKERS_ADDR", "CONSUMER_ADDR"), workload...)
+		return slices.Concat(commonNames(), []string{"HTTP_ADDR", "WORKERS_ADDR", "CONSUMER_ADDR"}, workload, producerOwn)
 	case Workers:
 		return workerscfg.EnvNames()
 	case VendorMock:
