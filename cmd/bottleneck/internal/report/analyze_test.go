@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/jaegerapi"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 )
@@ -93,16 +95,17 @@ func TestAnalyzeIncident(t *testing.T) {
 		t.Errorf("worst = %+v", worst)
 	}
 
+	// Five jobs a second apart are no burst and no overload: what the
+	// model names is the fast jobs stuck behind the vendor jobs.
 	v := f.Verdict
-	if !v.Bottleneck || v.Healthy || len(v.Chain) != 5 {
-		t.Errorf("verdict = %+v", v)
+	if v.Kind != analysis.KindHeadOfLine || v.Stage != analysis.StageQueue || !v.Bottleneck || v.Healthy {
+		t.Errorf("verdict %s/%s: %s", v.Stage, v.Kind, v.Summary)
 	}
-	var settings []string
-	for _, fx := range v.Fixes {
-		settings = append(settings, fx.Setting+"="+fx.Value)
+	if len(v.Chain) != 5 || !strings.HasPrefix(v.Chain[0], "Slow vendor: ") || !strings.HasPrefix(v.Chain[4], "Fast jobs stuck: 2 of 3") {
+		t.Errorf("chain = %q", v.Chain)
 	}
-	if !slices.Equal(settings, []string{"RESULTS_BUFFER=400", "RESULT_SEND=nonblocking", "PRIORITY_LANES=on", "VENDOR_TIMEOUT=300ms"}) {
-		t.Errorf("fixes = %v", settings)
+	if len(v.Fixes) == 0 || v.Fixes[0].Setting != "PRIORITY_LANES" || v.Fixes[0].Value != "on" {
+		t.Errorf("fixes = %+v, want PRIORITY_LANES=on first", v.Fixes)
 	}
 	if len(f.Links) == 0 || f.Links[0].TraceID != b.Longest.TraceID {
 		t.Errorf("links = %+v, want the longest block first", f.Links)
@@ -155,7 +158,7 @@ func TestWorkerJoinedFromSibling(t *testing.T) {
 
 func TestTypedTagsAndDuplicates(t *testing.T) {
 	// Jaeger may send typed values (another exporter) instead of strings.
-	tr := jobTrace(0, jobSpec{id: "c1", typ: "cache-read", worker: "1", workMS: 2, blockMS: 0})
+	tr := jobTrace(0, jobSpec{id: "c1", typ: "cache-read", worker: "1", workMS: 2, blockMS: 12.4})
 	for i := range tr.Spans {
 		s := &tr.Spans[i]
 		if s.OperationName == spans.ResultSend {
@@ -179,39 +182,8 @@ func TestTypedTagsAndDuplicates(t *testing.T) {
 	if f.Blocking.Blocked != 1 || f.Blocking.BlockedMS != 12 {
 		t.Errorf("blocking = %+v, want 1 blocked for 12 ms", f.Blocking)
 	}
-	if f.Jobs.Delivered != 1 || f.Consumer.Results != 2 {
-		t.Errorf("delivered %d, result.process spans %d; want 1, 2", f.Jobs.Delivered, f.Consumer.Results)
-	}
-}
-
-func TestPercentileNearestRank(t *testing.T) {
-	v := make([]float64, 100)
-	for i := range v {
-		v[i] = float64(i + 1)
-	}
-	for _, c := range []struct{ p, want float64 }{{0.5, 50}, {0.99, 99}, {1, 100}} {
-		if got := percentile(v, c.p); got != c.want {
-			t.Errorf("p%v = %v, want %v", c.p*100, got, c.want)
-		}
-	}
-	if got := percentile([]float64{7}, 0.99); got != 7 {
-		t.Errorf("p99 of one value = %v", got)
-	}
-}
-
-func TestMaxOverlap(t *testing.T) {
-	tests := []struct {
-		iv   [][2]int64
-		want int
-	}{
-		{nil, 0},
-		{[][2]int64{{0, 10}, {10, 20}, {20, 30}}, 1}, // back to back: serial
-		{[][2]int64{{0, 10}, {5, 15}, {6, 7}}, 3},
-	}
-	for _, tt := range tests {
-		if got := maxOverlap(tt.iv); got != tt.want {
-			t.Errorf("maxOverlap(%v) = %d, want %d", tt.iv, got, tt.want)
-		}
+	if f.Jobs.Delivered != 1 || f.Consumer.Results != 1 {
+		t.Errorf("delivered %d, results handled %d; want 1, 1: a duplicate is not a second result", f.Jobs.Delivered, f.Consumer.Results)
 	}
 }
 

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/jaegerapi"
 )
 
@@ -50,7 +52,7 @@ func TestRecordedDefaultsShowTheBottleneck(t *testing.T) {
 	if f.Config.ResultsBufferCap != 4 || f.Config.Workers != 4 {
 		t.Errorf("config = %+v, want 4 workers and a 4-slot buffer", f.Config)
 	}
-	if f.Jobs.Total != 20 || f.Jobs.ByType[typeCacheRead] != 12 || f.Jobs.ByType[typeDatabase] != 4 || f.Jobs.ByType[typeVendorAPI] != 4 {
+	if f.Jobs.Total != 20 || f.Jobs.ByType[analysis.TypeCacheRead] != 12 || f.Jobs.ByType[analysis.TypeDatabase] != 4 || f.Jobs.ByType[analysis.TypeVendorAPI] != 4 {
 		t.Errorf("jobs = %+v, want the 20-job checkout burst", f.Jobs)
 	}
 	if f.Blocking.Longest == nil || f.Blocking.Longest.WorkerID == "" || f.Blocking.Longest.JobID == "" {
@@ -59,8 +61,22 @@ func TestRecordedDefaultsShowTheBottleneck(t *testing.T) {
 	if f.HeadOfLine.Stuck == 0 {
 		t.Errorf("head of line = %+v, want fast jobs stuck", f.HeadOfLine)
 	}
-	if !f.Verdict.Bottleneck || !hasFix(f, "RESULTS_BUFFER", "400") {
-		t.Errorf("verdict = %+v, want the buffer fix", f.Verdict)
+	// One burst of 20 into a 4-slot channel in front of a 20/s consumer:
+	// the burst verdict, with the channel sized for the backlog.
+	v := f.Verdict
+	if v.Kind != analysis.KindBurst || v.Stage != analysis.StageResults || !v.Bottleneck {
+		t.Fatalf("verdict %s/%s: %s", v.Stage, v.Kind, v.Summary)
+	}
+	if v.PeakBacklog <= 4 || v.PeakBacklog > 20 {
+		t.Errorf("peak backlog %d, want between the 4 slots and the 20 jobs", v.PeakBacklog)
+	}
+	if len(v.Fixes) < 2 || v.Fixes[0].Setting != "RESULTS_BUFFER" || v.Fixes[0].Value != strconv.Itoa(max(v.PeakBacklog, 5)) ||
+		v.Fixes[1].Setting != "RESULT_SEND" || !v.Fixes[1].Alternative {
+		t.Errorf("fixes = %+v, want RESULTS_BUFFER=%d, or RESULT_SEND=nonblocking", v.Fixes, v.PeakBacklog)
+	}
+	// The simulation of the defaults reproduces the recorded burst.
+	if mf := f.ModelFit; mf == nil || math.Abs(mf.ThroughputError) > 0.1 || math.Abs(mf.FastP99Error) > 0.15 {
+		t.Errorf("model fit %+v", f.ModelFit)
 	}
 }
 
@@ -72,17 +88,26 @@ func TestRecordedFixIsHealthy(t *testing.T) {
 	if f.Config.ResultsBufferCap != 400 {
 		t.Errorf("results buffer cap = %d, want 400", f.Config.ResultsBufferCap)
 	}
-	if hasFix(f, "RESULTS_BUFFER", "400") || hasFix(f, "RESULT_SEND", "nonblocking") {
+	if hasSetting(f, "RESULTS_BUFFER") || hasFix(f, "RESULT_SEND", "nonblocking") {
 		t.Errorf("fixes = %+v: the buffer is already fixed", f.Verdict.Fixes)
 	}
 	// What is left is fast jobs queued behind the vendor jobs holding
-	// workers: the lanes fix, not the buffer one.
-	if f.HeadOfLine.Stuck > 0 && !hasFix(f, "PRIORITY_LANES", "on") {
-		t.Errorf("%d fast jobs stuck in the queue but no PRIORITY_LANES fix: %+v", f.HeadOfLine.Stuck, f.Verdict.Fixes)
+	// workers: head-of-line blocking, the lanes fix.
+	if v := f.Verdict; v.Kind != analysis.KindHeadOfLine || !hasFix(f, "PRIORITY_LANES", "on") {
+		t.Errorf("verdict %s/%s, fixes %+v: want head-of-line with PRIORITY_LANES=on", v.Stage, v.Kind, v.Fixes)
 	}
-	if !strings.HasPrefix(f.Verdict.Summary, "No ") {
-		t.Errorf("summary = %q, want it to say no send blocked", f.Verdict.Summary)
+	if !strings.HasPrefix(f.Verdict.Summary, "Head-of-line blocking in the job queue: capacity suffices") {
+		t.Errorf("summary = %q", f.Verdict.Summary)
 	}
+}
+
+func hasSetting(f Findings, setting string) bool {
+	for _, fx := range f.Verdict.Fixes {
+		if fx.Setting == setting {
+			return true
+		}
+	}
+	return false
 }
 
 func hasFix(f Findings, setting, value string) bool {
@@ -108,7 +133,13 @@ func TestRecordedReportText(t *testing.T) {
 		"fast jobs (cache-read, database) waited 10x their own work",
 		"Small results buffer: the results channel holds 4 results for 4 workers",
 		"Slow consumer: result.process takes",
-		"RESULTS_BUFFER=400",
+		"Capacity",
+		"▶ results",
+		"→ A burst overflowed the results channel: 20 jobs arrived within",
+		"workers RESULTS_BUFFER=",
+		"or workers RESULT_SEND=nonblocking",
+		`curl -X PUT localhost:8081/admin/config -H 'Content-Type: application/json' -d '{"results_buffer":`,
+		"Model fit: simulating the current settings",
 		"Worst traces",
 	} {
 		if !strings.Contains(out, want) {

@@ -1,8 +1,9 @@
 // Package report is `bottleneck report`: it reads the traces of a time
-// window from Jaeger's query API and names the bottleneck the way the
-// incident write-up does: blocked result sends, operation disparity,
-// head-of-line blocking, then the root-cause chain, the fix and links to
-// the worst traces.
+// window from Jaeger's query API, runs the capacity model on them (package
+// analysis: the stages, the bottleneck and its kind, the fixes with their
+// predicted effect) and tells it the way the incident write-up does:
+// blocked result sends, operation disparity, head-of-line blocking, the
+// root-cause chain, the fix and links to the worst traces.
 //
 // Analyze is pure (traces in, Findings out); Collect adds the Jaeger call;
 // Main is the command line around them.
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/jaegerapi"
 )
 
@@ -33,9 +35,9 @@ const (
 	ExitBadAnswer   = 5 // Jaeger answered with an error, too much, or not its JSON
 )
 
-// Service is the service whose traces are read: every job's trace passes
-// through the workers.
-const Service = "workers"
+// Service is the service whose traces are read: every job's trace starts
+// at the producer's root, and a job shed at admission has nothing else.
+const Service = "producer"
 
 const (
 	defaultJaeger = "http://localhost:16686"
@@ -92,11 +94,13 @@ func Collect(ctx context.Context, c *jaegerapi.Client, m Meta) (Findings, error)
 type options struct {
 	jaeger, ui string
 	since      time.Duration
+	window     string // FROM..TO instead of since
 	limit      int
 	json       bool
 	compare    [2]string // empty unless --compare A B
 	timeout    time.Duration
 	color      string
+	admin      analysis.AdminURLs
 }
 
 // Main runs `bottleneck report` with args (without the subcommand name)
@@ -118,11 +122,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now time.
 		return ExitUsage
 	}
 	meta := func(w Window) Meta {
-		return Meta{Jaeger: client.URL(), UI: opts.ui, Service: Service, Window: w, Limit: opts.limit, Thresholds: DefaultThresholds()}
+		return Meta{Jaeger: client.URL(), UI: opts.ui, Service: Service, Window: w, Limit: opts.limit, Thresholds: DefaultThresholds(), Admin: opts.admin}
 	}
 
 	if opts.compare[0] == "" {
-		f, err := Collect(ctx, client, meta(LastWindow(opts.since, now)))
+		w := LastWindow(opts.since, now)
+		if opts.window != "" {
+			if w, err = ParseWindow(opts.window, now); err != nil {
+				return usageError(stderr, err)
+			}
+		}
+		f, err := Collect(ctx, client, meta(w))
 		if err != nil {
 			return fail(stderr, err)
 		}
@@ -159,18 +169,24 @@ func parseFlags(args []string, stdout, stderr io.Writer) (options, int, bool) {
 	fs.StringVar(&o.jaeger, "jaeger", defaultJaeger, "Jaeger query `URL`")
 	fs.StringVar(&o.ui, "ui", "", "base `URL` for trace links (default: --jaeger); set it when the report runs where Jaeger has another name, e.g. in compose")
 	fs.DurationVar(&o.since, "since", defaultSince, "read the traces of the last `duration`")
+	fs.StringVar(&o.window, "window", "", "read the traces of the window `FROM..TO` instead (the forms of --compare)")
 	fs.IntVar(&o.limit, "limit", defaultLimit, "read at most `n` traces per window (the newest)")
 	fs.BoolVar(&o.json, "json", false, "print the findings as JSON")
 	fs.StringVar(&o.compare[0], "compare", "", "compare window `A` with window B (the next argument): FROM..TO, each side a duration ago (10m, 0 or now) or an RFC3339 time")
 	fs.DurationVar(&o.timeout, "timeout", jaegerapi.DefaultTimeout, "time one Jaeger request may take")
 	fs.StringVar(&o.color, "color", "auto", "`when` to color the output: auto (on a terminal, unless NO_COLOR is set), always, never")
+	fs.StringVar(&o.admin.Workers, "workers-admin", "localhost:8081", "workers' admin `host:port`, for the fixes' curl commands")
+	fs.StringVar(&o.admin.Consumer, "consumer-admin", "localhost:8083", "consumer's admin `host:port`, for the fixes' curl commands")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: bottleneck report [flags]
        bottleneck report --compare A B [flags]
 
-Reads the traces of a time window from Jaeger and names the bottleneck:
-blocked result sends, operation disparity, head-of-line blocking, the
-root-cause chain, the fix and the worst traces.
+Reads the traces of a time window from Jaeger and names the bottleneck from
+a capacity model of the pipeline: each stage's arrivals, service time and
+capacity, the stage that governs throughput and the kind of trouble
+(capacity, burst, head-of-line), the fixes with their predicted effect; then
+the incident write-up's blocked result sends, operation disparity,
+head-of-line blocking, root-cause chain and the worst traces.
 
 Windows for --compare are FROM..TO; each side is a duration ago (10m, 90s,
 0 or now) or an RFC3339 time: --compare 10m..5m 5m..now
@@ -212,6 +228,8 @@ Flags:
 		return o, usageError(stderr, fmt.Errorf("--limit must be positive, got %d", o.limit)), false
 	case o.timeout <= 0:
 		return o, usageError(stderr, fmt.Errorf("--timeout must be positive, got %s", o.timeout)), false
+	case o.window != "" && o.compare[0] != "":
+		return o, usageError(stderr, errors.New("--window and --compare don't go together: --compare takes its two windows")), false
 	case o.color != "auto" && o.color != "always" && o.color != "never":
 		return o, usageError(stderr, fmt.Errorf("--color must be auto, always or never, got %q", o.color)), false
 	}

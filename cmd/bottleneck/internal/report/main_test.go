@@ -85,7 +85,9 @@ func TestMainText(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
 	}
 	for _, want := range []string{
-		"Bottleneck report: service workers, last 5m",
+		"Bottleneck report: service producer, last 5m",
+		"Capacity",
+		"▶ queue",
 		"1. Blocked result sends",
 		"Found 2 blocked result sends (of 5)",
 		"2. Operation disparity",
@@ -94,8 +96,9 @@ func TestMainText(t *testing.T) {
 		"2 of 3 fast jobs",
 		"Root cause",
 		"Small results buffer: the results channel holds 4 results for 4 workers",
-		"RESULTS_BUFFER=400",
-		"PRIORITY_LANES=on",
+		"→ Head-of-line blocking in the job queue",
+		"workers PRIORITY_LANES=on",
+		`curl -X PUT localhost:8081/admin/config -H 'Content-Type: application/json' -d '{"priority_lanes":"on"}'`,
 		j.URL + "/trace/",
 	} {
 		if !strings.Contains(out, want) {
@@ -108,7 +111,7 @@ func TestMainText(t *testing.T) {
 
 	q := j.queries[0]
 	want := url.Values{
-		"service": {"workers"}, "limit": {"1000"},
+		"service": {"producer"}, "limit": {"1000"},
 		"start": {strconv.FormatInt(testNow.Add(-5*time.Minute).UnixMicro(), 10)},
 		"end":   {strconv.FormatInt(testNow.UnixMicro(), 10)},
 	}
@@ -151,7 +154,8 @@ func TestMainJSON(t *testing.T) {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
 	for _, key := range []string{"schema_version", "jaeger", "service", "window", "traces", "limit", "truncated", "jobs",
-		"config", "blocked_sends", "operations", "vendor_cache_ratio", "vendor", "consumer", "head_of_line", "verdict", "links"} {
+		"config", "blocked_sends", "operations", "vendor_cache_ratio", "vendor", "consumer", "head_of_line", "verdict", "links",
+		"contract", "period", "stages", "worker_time", "fast_latency", "model_fit"} {
 		if _, ok := doc[key]; !ok {
 			t.Errorf("JSON lacks %q", key)
 		}
@@ -160,7 +164,7 @@ func TestMainJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &f); err != nil {
 		t.Fatal(err)
 	}
-	if f.SchemaVersion != 1 || f.Blocking.Blocked != 2 || f.VendorCacheRatio < 10 || f.Window.Label != "last 2m" || f.Window.Seconds != 120 {
+	if f.SchemaVersion != 2 || f.Blocking.Blocked != 2 || f.VendorCacheRatio < 10 || f.Window.Label != "last 2m" || f.Window.Seconds != 120 {
 		t.Errorf("findings = schema %d, blocked %d, ratio %v, window %+v", f.SchemaVersion, f.Blocking.Blocked, f.VendorCacheRatio, f.Window)
 	}
 	if len(f.HeadOfLine.Worst) == 0 || f.HeadOfLine.Worst[0].VendorJobsBehind == nil {
@@ -202,7 +206,7 @@ func TestMainCompare(t *testing.T) {
 			t.Errorf("row %q = %q, want %q\n%s", row, lines[row], want, out)
 		}
 	}
-	if !strings.Contains(out, "B: No blocked result sends") {
+	if !strings.Contains(out, "A: [queue, head-of-line] Head-of-line blocking") || !strings.Contains(out, "B: [none] No bottleneck") {
 		t.Errorf("B's verdict missing:\n%s", out)
 	}
 
@@ -241,9 +245,9 @@ func TestMainJaegerProblems(t *testing.T) {
 	}{
 		{"unreachable", closed, nil, ExitUnreachable,
 			"bottleneck report: cannot reach Jaeger at " + closed + ": connection refused — is it running? (docker compose up / bottleneck up)\n"},
-		{"empty window", empty.URL, nil, ExitNoTraces, "no traces from service workers in the last 5m"},
-		{"empty compare window", empty.URL, []string{"--compare", "10m..5m", "5m..0"}, ExitNoTraces, "no traces from service workers in the window 10m..5m"},
-		{"service never seen", unknown.URL, nil, ExitNoTraces, "has no traces from service workers at all"},
+		{"empty window", empty.URL, nil, ExitNoTraces, "no traces from service producer in the last 5m"},
+		{"empty compare window", empty.URL, []string{"--compare", "10m..5m", "5m..0"}, ExitNoTraces, "no traces from service producer in the window 10m..5m"},
+		{"service never seen", unknown.URL, nil, ExitNoTraces, "has no traces from service producer at all"},
 		{"malformed", malformed.URL, nil, ExitBadAnswer, "did not answer like Jaeger's query API"},
 		{"error status", failing.URL, nil, ExitBadAnswer, "search depth out of range"},
 	}
@@ -277,6 +281,9 @@ func TestMainUsage(t *testing.T) {
 		{"--compare", "10m..5m"},
 		{"--compare", "5m..10m", "0..now"},
 		{"--compare", "10m..5m", "5m..0", "more"},
+		{"--window", "5m"},
+		{"--window", "5m..10m"},
+		{"--window", "10m..5m", "--compare", "10m..5m", "5m..0"},
 		{"--jaeger", "localhost:16686"},
 	} {
 		code, out, errOut := runReport(t, false, args...)
@@ -301,5 +308,21 @@ func TestMainInterrupted(t *testing.T) {
 	code := run(ctx, []string{"--jaeger", j.URL}, &out, &errOut, testNow, false)
 	if code != ExitError || errOut.String() != "bottleneck report: interrupted\n" {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestMainWindow(t *testing.T) {
+	j := serveTraces(t, incident())
+	code, out, errOut := runReport(t, false, "--jaeger", j.URL, "--window", "10m..5m", "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var f Findings
+	if err := json.Unmarshal([]byte(out), &f); err != nil {
+		t.Fatal(err)
+	}
+	q := j.queries[0]
+	if f.Window.Label != "10m..5m" || q.Get("end") != strconv.FormatInt(testNow.Add(-5*time.Minute).UnixMicro(), 10) {
+		t.Errorf("window %+v, query end %s", f.Window, q.Get("end"))
 	}
 }

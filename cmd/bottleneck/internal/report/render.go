@@ -8,25 +8,30 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 )
 
 const textWidth = 100
 
-// writeText prints the findings the way the incident write-up reads:
-// three discoveries, the root-cause chain, the fix, the traces to open.
+// writeText prints the findings: the capacity of each stage, the three
+// discoveries of the incident write-up, the root-cause chain and the
+// verdict, the fixes with their predicted effect, the traces to open.
 func writeText(w io.Writer, f *Findings, st style) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	para := func(indent, s string) { p("%s\n", wrapText(indent, s, textWidth, indent)) }
 
 	p("%s\n", st.bold(fmt.Sprintf("Bottleneck report: service %s, %s (%s)", f.Service, f.Window.Label, formatSpan(f.Window))))
-	p("Jaeger %s · %d traces", f.Jaeger, f.Traces)
+	p("Jaeger %s · %d traces (contract %s)", f.Jaeger, f.Traces, f.Contract)
 	if f.Truncated {
 		p(" %s", st.yellow(fmt.Sprintf("(the newest %d only: raise --limit to read the whole window)", f.Limit)))
 	}
 	p("\n")
+	p("%s\n", periodLine(f))
 	p("%s\n", jobsLine(f.Jobs))
 	p("%s\n\n", configLine(f.Config))
+
+	writeCapacity(w, f, st)
 
 	// 1. Blocked result sends.
 	b := &f.Blocking
@@ -86,9 +91,9 @@ func writeText(w io.Writer, f *Findings, st style) {
 		para("   ", "No fast jobs (cache-read, database) were worked on in this window.")
 	case h.Stuck == 0:
 		para("   ", st.green(fmt.Sprintf("None of %d fast jobs waited %s.", h.FastJobs, rule))+
-			fmt.Sprintf(" The slowest took %s end to end.", formatMS(h.WorstEndToEndMS)))
+			fmt.Sprintf(" The slowest took %s end to end; fast jobs' p99 is %s.", formatMS(h.WorstEndToEndMS), formatMS(f.FastLatency.P99MS)))
 	default:
-		para("   ", st.red(fmt.Sprintf("%d of %d fast jobs", h.Stuck, h.FastJobs))+fmt.Sprintf(" (cache-read, database) waited %s, queued behind other jobs or blocked handing off their result; the worst waited %s.", rule, formatMS(h.WorstWaitMS)))
+		para("   ", st.red(fmt.Sprintf("%d of %d fast jobs", h.Stuck, h.FastJobs))+fmt.Sprintf(" (cache-read, database) waited %s, queued behind other jobs or blocked handing off their result; the worst waited %s. Fast jobs' p99 end to end is %s.", rule, formatMS(h.WorstWaitMS), formatMS(f.FastLatency.P99MS)))
 		p("\n")
 		t := table{
 			header: []string{"job", "type", "work", "queued", "send blocked", "for consumer", "end to end", "waited behind"},
@@ -103,33 +108,31 @@ func writeText(w io.Writer, f *Findings, st style) {
 	}
 	p("\n")
 
-	// Root cause and fix.
+	// Root cause and verdict.
+	v := &f.Verdict
 	p("%s\n", st.bold("Root cause"))
-	for i, c := range f.Verdict.Chain {
+	for i, c := range v.Chain {
 		p("%s\n", wrapText(fmt.Sprintf("   %d. ", i+1), c, textWidth, "      "))
 	}
-	summary := f.Verdict.Summary
-	if f.Verdict.Healthy {
+	summary := v.Summary
+	if v.Healthy {
 		summary = st.green(summary)
 	} else {
 		summary = st.bold(summary)
 	}
 	p("%s\n", wrapText("   → ", summary, textWidth, "     "))
+	if len(v.Symptoms) > 0 {
+		p("%s\n", wrapText("     ", "Upstream, these are its symptoms, not causes:", textWidth, "     "))
+		for _, s := range v.Symptoms {
+			p("%s\n", wrapText("       - ", s, textWidth, "         "))
+		}
+	}
+	for _, n := range v.Notes {
+		p("%s\n", wrapText("   Note: ", n, textWidth, "         "))
+	}
 	p("\n")
 
-	p("%s\n", st.bold("Fix"))
-	if len(f.Verdict.Fixes) == 0 {
-		para("   ", "Nothing to fix in this window.")
-	} else {
-		t := table{header: []string{"service", "setting", "why"}}
-		for _, fx := range f.Verdict.Fixes {
-			t.add(cell{text: fx.Service}, cell{text: fx.Setting + "=" + fx.Value, paint: st.yellow}, cell{text: fx.Why})
-		}
-		t.write(w, "   ", st)
-		p("\n")
-		para("   ", "Set them in the workers' environment, or live on the workers' HTTP port:")
-		p("     curl -X PUT -H 'Content-Type: application/json' -d '%s' localhost:8081/admin/config\n", f.Verdict.AdminConfigBody())
-	}
+	writeFixes(w, f, st)
 
 	if len(f.Links) > 0 {
 		p("\n%s\n", st.bold("Worst traces"))
@@ -141,16 +144,132 @@ func writeText(w io.Writer, f *Findings, st style) {
 	}
 }
 
-func jobsLine(j JobCounts) string {
+// writeCapacity prints the stage table and the verdict line.
+func writeCapacity(w io.Writer, f *Findings, st style) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("%s\n", st.bold("Capacity"))
+	t := table{
+		header: []string{"stage", "arrivals/s", "done/s", "service", "p99", "servers", "busy", "wait", "waiting", "capacity/s"},
+		right:  []bool{false, true, true, true, true, true, true, true, true, true},
+	}
+	v := &f.Verdict
+	for _, s := range f.Stages {
+		name := cell{text: s.Name}
+		if s.Name == v.Stage {
+			name = cell{text: "▶ " + s.Name, paint: st.red}
+		} else {
+			name.text = "  " + s.Name
+		}
+		service, p99, servers, busy, capacity := "—", "—", "—", formatShare(s.Utilization), "—"
+		switch s.Kind {
+		case analysis.KindServer:
+			if s.Samples > 0 {
+				service, p99 = formatMS(s.ServiceMSAvg), formatMS(s.ServiceMSP99)
+			}
+			servers = strconv.Itoa(s.Servers)
+			if s.CapacityPerS > 0 {
+				capacity = formatRate(s.CapacityPerS)
+			}
+		case analysis.KindBuffer:
+			servers = strconv.Itoa(s.Slots) + " slots"
+			busy += " full"
+		case analysis.KindGate:
+			busy += " shed"
+		}
+		if s.Inferred {
+			servers += "~"
+		}
+		busyCell := cell{text: busy}
+		if s.Utilization >= 0.9 {
+			busyCell.paint = st.red
+		}
+		t.add(name, cell{text: formatRate(s.ArrivalsPerS)}, cell{text: formatRate(s.CompletionsPerS)}, cell{text: service}, cell{text: p99},
+			cell{text: servers}, busyCell, cell{text: formatMS(s.WaitMSAvg)}, cell{text: strconv.FormatFloat(s.QueueLenAvg, 'f', 1, 64)}, cell{text: capacity})
+	}
+	t.write(w, "   ", st)
+	p("%s\n", wrapText("   ", "Rates are per second of the period read; service is the pure service time (the work, not the waits); busy is λ·S/c for a server, the mean fill for a buffer, the share shed at admission; wait is the time spent waiting for the stage, waiting = λ·wait (Little's law); ~ = inferred from what the spans did. The vendor is a part of the workers' work.", textWidth, "   "))
+	p("\n")
+	line := v.Summary
+	if v.Healthy {
+		line = st.green(line)
+	} else {
+		line = st.bold(line)
+	}
+	p("%s\n\n", wrapText("   → ", line, textWidth, "     "))
+}
+
+// writeFixes prints each fix with its predicted effect and the requests
+// that apply it live.
+func writeFixes(w io.Writer, f *Findings, st style) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	para := func(indent, s string) { p("%s\n", wrapText(indent, s, textWidth, indent)) }
+	v := &f.Verdict
+	p("%s\n", st.bold("Fix"))
+	if len(v.Fixes) == 0 {
+		para("   ", "Nothing to fix in this window.")
+	}
+	n := 0
+	for _, fx := range v.Fixes {
+		var settings []string
+		for _, c := range fx.Changes {
+			settings = append(settings, c.Service+" "+c.Setting+"="+c.Value)
+		}
+		head := "      or "
+		if !fx.Alternative {
+			n++
+			head = fmt.Sprintf("   %d. ", n)
+		}
+		p("%s%s\n", head, st.yellow(strings.Join(settings, " + ")))
+		para("      ", fx.Why+".")
+		pr := fx.Predicted
+		pred := fmt.Sprintf("Predicted: %s jobs/s", formatRate(pr.ThroughputPerS))
+		if pr.FastP99MS > 0 {
+			pred += fmt.Sprintf(", fast jobs' p99 %s", formatMS(pr.FastP99MS))
+		}
+		if now := f.WorkerTime.BlockedOfBusy; now >= 0.01 && pr.Method != "capacity model" {
+			pred += fmt.Sprintf(", workers blocked %s of their busy time (now %s)", formatShare(pr.BlockedShare), formatShare(now))
+		}
+		if pr.BottleneckStage != "" && pr.CapacityPerS > 0 {
+			pred += fmt.Sprintf("; the limit then is the %s at %s/s", pr.BottleneckStage, formatRate(pr.CapacityPerS))
+		}
+		para("      ", pred+" ("+pr.Method+").")
+		for _, c := range fx.Changes {
+			p("        %s\n", c.Curl)
+		}
+	}
+	if len(v.Fixes) > 0 {
+		para("   ", "Or set them in the services' environment (README, Configuration).")
+	}
+	if mf := f.ModelFit; mf != nil {
+		p("\n")
+		para("   ", fmt.Sprintf("Model fit: simulating the current settings on this window's arrivals (%s, %d jobs) gives %s jobs/s and fast jobs' p99 %s; measured: %s jobs/s and %s.",
+			mf.Method, mf.SimulatedJobs, formatRate(mf.SimulatedThroughputPerS), formatMS(mf.SimulatedFastP99MS), formatRate(mf.MeasuredThroughputPerS), formatMS(mf.MeasuredFastP99MS)))
+	}
+}
+
+func periodLine(f *Findings) string {
+	pd := f.Period
+	until := "the last completion"
+	if pd.EndsAt == "window" {
+		until = "the end of the window (load still arriving)"
+	}
+	s := fmt.Sprintf("Period: %s, from the first arrival read to %s", formatSeconds(pd.Seconds), until)
+	if pd.Truncated {
+		s += "; only the newest traces were read, so rates are over this part of the window"
+	}
+	return s
+}
+
+func jobsLine(j analysis.JobCounts) string {
 	var parts []string
-	for _, typ := range []string{typeCacheRead, typeDatabase, typeVendorAPI} {
+	for _, typ := range []string{analysis.TypeCacheRead, analysis.TypeDatabase, analysis.TypeVendorAPI} {
 		if n := j.ByType[typ]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, typ))
 		}
 	}
 	var others []string
 	for typ := range j.ByType {
-		if typ != typeCacheRead && typ != typeDatabase && typ != typeVendorAPI {
+		if typ != analysis.TypeCacheRead && typ != analysis.TypeDatabase && typ != analysis.TypeVendorAPI {
 			others = append(others, typ)
 		}
 	}
@@ -162,21 +281,31 @@ func jobsLine(j JobCounts) string {
 	if len(parts) > 0 {
 		s += ": " + strings.Join(parts, ", ")
 	}
-	return s + fmt.Sprintf(" · %d delivered · %d failed", j.Delivered, j.Failed)
+	s += fmt.Sprintf(" · %d delivered · %d failed · %d shed", j.Delivered, j.Failed, j.Rejected)
+	if j.Lost > 0 {
+		s += fmt.Sprintf(" · %d lost", j.Lost)
+	}
+	if j.InFlight > 0 {
+		s += fmt.Sprintf(" · %d in flight", j.InFlight)
+	}
+	return s
 }
 
-func configLine(c ObservedConfig) string {
-	unknown := func(s string) string { return orDash(s) }
-	cap := "—"
-	if c.ResultsBufferCap > 0 {
-		cap = strconv.Itoa(c.ResultsBufferCap)
+func configLine(c analysis.Config) string {
+	mark := func(name, s string) string {
+		if c.IsInferred(name) {
+			return s + "~"
+		}
+		return s
 	}
 	timeout := "none"
 	if c.VendorTimeoutMS > 0 {
 		timeout = formatMS(c.VendorTimeoutMS)
 	}
-	return fmt.Sprintf("Seen in spans: %d workers · results buffer %s · result send %s · priority lanes %s · vendor timeout %s · consumer %d at a time",
-		c.Workers, cap, unknown(c.ResultSendMode), unknown(c.PriorityLanes), timeout, max(c.ConsumerConcurrency, 1))
+	return fmt.Sprintf("Seen in spans (~ inferred): %s workers · queue %s · results buffer %s · result send %s · priority lanes %s · vendor timeout %s · %s · consumer %s at a time",
+		mark("workers", strconv.Itoa(c.Workers)), mark("queue_capacity", strconv.Itoa(c.QueueCapacity)), mark("results_buffer_cap", strconv.Itoa(c.ResultsBufferCap)),
+		mark("result_send_mode", orDash(c.ResultSendMode)), mark("priority_lanes", orDash(c.PriorityLanes)), timeout,
+		mark("forwarders", plural(c.Forwarders, "forwarder", "forwarders")), mark("consumer_concurrency", strconv.Itoa(c.ConsumerConcurrency)))
 }
 
 // behindText says what a stuck job waited behind: how many jobs, and
@@ -245,7 +374,7 @@ func writeCompare(w io.Writer, a, b *Findings, st style) {
 		}
 		t.add(cell{text: name}, cell{text: m.showOrDash(va, oka)}, cell{text: m.showOrDash(vb, okb)}, change)
 	}
-	op := func(name string, pick func(*OperationStats) float64) func(*Findings) (float64, bool) {
+	op := func(name string, pick func(*analysis.OperationStats) float64) func(*Findings) (float64, bool) {
 		return func(f *Findings) (float64, bool) {
 			if o := f.Operation(name); o != nil {
 				return pick(o), true
@@ -253,13 +382,17 @@ func writeCompare(w io.Writer, a, b *Findings, st style) {
 			return 0, false
 		}
 	}
-	avg := func(o *OperationStats) float64 { return o.AvgMS }
-	p99 := func(o *OperationStats) float64 { return o.P99MS }
+	avg := func(o *analysis.OperationStats) float64 { return o.AvgMS }
+	p99 := func(o *analysis.OperationStats) float64 { return o.P99MS }
 	always := func(get func(*Findings) float64) func(*Findings) (float64, bool) {
 		return func(f *Findings) (float64, bool) { return get(f), true }
 	}
 
 	row("traces", metric{get: always(func(f *Findings) float64 { return float64(f.Traces) }), show: showCount, neutral: true})
+	row("offered jobs/s", metric{get: always(func(f *Findings) float64 { return f.Verdict.OfferedPerS }), show: formatRate, neutral: true})
+	row("handled jobs/s", metric{get: always(func(f *Findings) float64 { return f.Verdict.ThroughputPerS }), show: formatRate, higherBetter: true})
+	row("shed jobs/s", metric{get: always(func(f *Findings) float64 { return f.Verdict.ShedPerS }), show: formatRate})
+	row("fast-job p99", metric{get: func(f *Findings) (float64, bool) { return f.FastLatency.P99MS, f.FastLatency.Count > 0 }, show: showMS})
 	row("blocked result sends", metric{get: always(func(f *Findings) float64 { return float64(f.Blocking.Blocked) }), show: showCount})
 	row("longest block", metric{get: func(f *Findings) (float64, bool) {
 		if f.Blocking.Longest == nil {
@@ -278,16 +411,26 @@ func writeCompare(w io.Writer, a, b *Findings, st style) {
 	row("slowest fast job", metric{get: always(func(f *Findings) float64 { return f.HeadOfLine.WorstEndToEndMS }), show: showMS})
 	t.write(w, "", st)
 
-	fmt.Fprintf(w, "\n%s\n", wrapText("A: ", a.Verdict.Summary, textWidth, "   "))
-	fmt.Fprintf(w, "%s\n", wrapText("B: ", b.Verdict.Summary, textWidth, "   "))
+	fmt.Fprintf(w, "\n%s\n", wrapText("A: ", verdictTag(a)+a.Verdict.Summary, textWidth, "   "))
+	fmt.Fprintf(w, "%s\n", wrapText("B: ", verdictTag(b)+b.Verdict.Summary, textWidth, "   "))
 }
 
-// metric is one row of the comparison. Lower is better unless neutral.
+// verdictTag is "[consumer, capacity] " for a verdict that names a stage.
+func verdictTag(f *Findings) string {
+	if f.Verdict.Kind == analysis.KindNone || f.Verdict.Kind == "" {
+		return "[none] "
+	}
+	return "[" + f.Verdict.Stage + ", " + f.Verdict.Kind + "] "
+}
+
+// metric is one row of the comparison. Lower is better unless neutral or
+// higherBetter.
 type metric struct {
-	get     func(*Findings) (float64, bool)
-	show    func(float64) string
-	neutral bool
-	points  bool // a share: show the change in percentage points
+	get          func(*Findings) (float64, bool)
+	show         func(float64) string
+	neutral      bool
+	higherBetter bool
+	points       bool // a share: show the change in percentage points
 }
 
 func (m metric) change(a, b float64, st style) cell {
@@ -311,7 +454,7 @@ func (m metric) change(a, b float64, st style) cell {
 	}
 	c := cell{text: text}
 	if !m.neutral {
-		if d < 0 {
+		if (d < 0) != m.higherBetter {
 			c.paint = st.green
 		} else {
 			c.paint = st.red

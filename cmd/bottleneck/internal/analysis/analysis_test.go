@@ -1,0 +1,616 @@
+package analysis_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis/analysistest"
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/jaegerapi"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
+)
+
+// Loads of the scenario matrix, scaled like the end-to-end one.
+var (
+	cacheOnly = [3]float64{100, 0, 0}
+	healthy   = [2]float64{100, 300}
+	slowCalls = [2]float64{500, 2000}
+)
+
+func steadyAtConsumer(seed uint64) analysistest.Load {
+	return analysistest.Load{Rate: 100, Seconds: 8, Mix: cacheOnly, ConsumerMS: 50, RTTMS: 1, Seed: seed}
+}
+
+func withCfg(change func(*analysis.SimConfig)) analysis.SimConfig {
+	c := analysistest.IncidentConfig()
+	change(&c)
+	return c
+}
+
+// forEachContract runs f on the analysistest.Run drawn as v1 and as v2 traces.
+func forEachContract(t *testing.T, r analysistest.Run, f func(t *testing.T, a analysis.Analysis)) {
+	t.Helper()
+	for _, contract := range []int{1, 2} {
+		t.Run("v"+strconv.Itoa(contract), func(t *testing.T) {
+			a := analysis.Analyze(r.Traces(contract), r.Options())
+			if want := "v" + strconv.Itoa(contract); a.Contract != want {
+				t.Errorf("contract %q, want %q", a.Contract, want)
+			}
+			f(t, a)
+		})
+	}
+}
+
+func fixFor(a analysis.Analysis, setting string) *analysis.Fix {
+	for i := range a.Verdict.Fixes {
+		for _, c := range a.Verdict.Fixes[i].Changes {
+			if c.Setting == setting {
+				return &a.Verdict.Fixes[i]
+			}
+		}
+	}
+	return nil
+}
+
+func settings(a analysis.Analysis) []string {
+	var out []string
+	for _, f := range a.Verdict.Fixes {
+		for _, c := range f.Changes {
+			out = append(out, c.Setting+"="+c.Value)
+		}
+	}
+	return out
+}
+
+func wantVerdict(t *testing.T, a analysis.Analysis, stage, kind string) {
+	t.Helper()
+	if a.Verdict.Stage != stage || a.Verdict.Kind != kind {
+		t.Fatalf("verdict %s/%s, want %s/%s: %s", a.Verdict.Stage, a.Verdict.Kind, stage, kind, a.Verdict.Summary)
+	}
+}
+
+func TestSteadyOverloadNamesTheConsumer(t *testing.T) {
+	r := analysistest.Simulate(analysistest.IncidentConfig(), steadyAtConsumer(1))
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageConsumer, analysis.KindCapacity)
+		v := a.Verdict
+		if !near(v.OfferedPerS, 100, 0.02) || !near(v.ThroughputPerS, 20, 0.05) || !near(v.CapacityPerS, 1000/51.0, 0.03) {
+			t.Errorf("offered %.1f, throughput %.1f, capacity %.1f; want 100, ~20, ~19.6", v.OfferedPerS, v.ThroughputPerS, v.CapacityPerS)
+		}
+		want := "The bottleneck is the consumer: it handles 19.6 results/s (50.0ms each, "
+		if !strings.HasPrefix(v.Summary, want) || !strings.Contains(v.Summary, "while 100 jobs/s arrive") {
+			t.Errorf("summary %q, want it to start %q and name the arrivals", v.Summary, want)
+		}
+		// The shed submissions are load shed, not failures.
+		if a.Jobs.Rejected == 0 || a.Jobs.Failed != 0 || a.Jobs.Rejected+a.Jobs.Delivered+a.Jobs.InFlight != a.Jobs.Total {
+			t.Errorf("jobs %+v: want shed ones counted as rejected, none failed", a.Jobs)
+		}
+		if got := settings(a); !slices.Equal(got, []string{"CONCURRENCY=7", "FORWARDERS=7"}) {
+			t.Errorf("fixes %v, want CONCURRENCY=7 with FORWARDERS=7", got)
+		}
+		fx := a.Verdict.Fixes[0]
+		if fx.Service != analysis.ServiceConsumer || len(fx.Changes) != 2 || fx.Changes[1].Service != analysis.ServiceWorkers {
+			t.Errorf("fix %+v: want the consumer's setting first, the workers' second", fx)
+		}
+		if !strings.Contains(fx.Changes[0].Curl, "localhost:8083/admin/config") || !strings.Contains(fx.Changes[0].Curl, `-d '{"concurrency":7}'`) ||
+			!strings.Contains(fx.Changes[1].Curl, "localhost:8081/admin/config") || !strings.Contains(fx.Changes[1].Curl, `-d '{"forwarders":7}'`) {
+			t.Errorf("curls %q, %q", fx.Changes[0].Curl, fx.Changes[1].Curl)
+		}
+		if p := fx.Predicted; !near(p.ThroughputPerS, 100, 0.01) || p.FastP99MS <= 0 || p.FastP99MS > 200 {
+			t.Errorf("predicted %+v: want all 100 jobs/s and a fast p99 of tens of ms", p)
+		}
+		if fixFor(a, "RESULTS_BUFFER") != nil {
+			t.Error("a bigger buffer recommended for a sustained surplus")
+		}
+		if !slices.ContainsFunc(v.Notes, func(n string) bool { return strings.Contains(n, "would only delay the blocking") }) {
+			t.Errorf("notes %q: want the buffer's lifetime explained", v.Notes)
+		}
+		if !slices.ContainsFunc(v.Symptoms, func(s string) bool { return strings.HasPrefix(s, "workers: ") }) {
+			t.Errorf("symptoms %q: want the blocked workers named as a symptom", v.Symptoms)
+		}
+	})
+}
+
+func TestSteadyOverloadWithTheBufferFixAlreadyInForce(t *testing.T) {
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer = 400 }), steadyAtConsumer(2))
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageConsumer, analysis.KindCapacity)
+		if a.Config.ResultsBufferCap != 400 {
+			t.Errorf("results buffer %d, want 400 from the spans", a.Config.ResultsBufferCap)
+		}
+		if fixFor(a, "RESULTS_BUFFER") != nil || fixFor(a, "RESULT_SEND") != nil {
+			t.Errorf("fixes %v: the buffer is not the remedy", settings(a))
+		}
+		if fixFor(a, "CONCURRENCY") == nil {
+			t.Errorf("fixes %v, want CONCURRENCY", settings(a))
+		}
+		// 400 slots at a surplus of ~80/s last ~5 s.
+		if !near(a.Verdict.BufferLastsS, 5, 0.1) {
+			t.Errorf("buffer lasts %.2f s, want ~5", a.Verdict.BufferLastsS)
+		}
+	})
+}
+
+func TestConsumerFixAlreadyInForceIsNotRecommendedAgain(t *testing.T) {
+	// The consumer already has the slots and the workers the forwarders
+	// the load needs, and more load arrives than even that handles:
+	// capacity at the consumer, but nothing left to raise but the limits.
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 64, 64 }),
+		analysistest.Load{Rate: 100, Seconds: 8, Mix: cacheOnly, ConsumerMS: 800, RTTMS: 1, Seed: 3})
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	wantVerdict(t, a, analysis.StageConsumer, analysis.KindCapacity)
+	if len(a.Verdict.Fixes) != 0 {
+		t.Errorf("fixes %v, want none: both settings are at their maximum", settings(a))
+	}
+	if !slices.ContainsFunc(a.Verdict.Notes, func(n string) bool { return strings.Contains(n, "already cover") }) {
+		t.Errorf("notes %q, want the reason no fix is offered", a.Verdict.Notes)
+	}
+}
+
+func TestForwardersCapTheConsumer(t *testing.T) {
+	// DESIGN.md's measurement: CONCURRENCY 16 with one forwarder still
+	// delivers ~20/s. v2 spans carry consumer.concurrency, so the model
+	// sees that the forwarders, not the consumer's slots, are the limit.
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency = 16 }), steadyAtConsumer(4))
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	wantVerdict(t, a, analysis.StageDelivery, analysis.KindCapacity)
+	if got := settings(a); !slices.Equal(got, []string{"FORWARDERS=7"}) {
+		t.Errorf("fixes %v, want FORWARDERS=7 alone (16 consumer slots are plenty)", got)
+	}
+	if !strings.HasPrefix(a.Verdict.Summary, "The bottleneck is the delivery to the consumer: 1 forwarder delivers") {
+		t.Errorf("summary %q", a.Verdict.Summary)
+	}
+}
+
+func TestCheckoutBurstOverflowsTheResultsChannel(t *testing.T) {
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Burst: analysistest.CheckoutBurst, VendorMS: healthy, Degraded: 0.25, SlowMS: slowCalls, ConsumerMS: 50, RTTMS: 1, Seed: 2})
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageResults, analysis.KindBurst)
+		v := a.Verdict
+		if v.LimitStage != analysis.StageDelivery && v.LimitStage != analysis.StageConsumer {
+			t.Errorf("limit stage %s, want the delivery or the consumer", v.LimitStage)
+		}
+		if v.PeakBacklog <= 4 || v.PeakBacklog > 20 {
+			t.Errorf("peak backlog %d, want more than the 4 slots, at most the 20 jobs", v.PeakBacklog)
+		}
+		buf := fixFor(a, "RESULTS_BUFFER")
+		if buf == nil {
+			t.Fatalf("fixes %v, want RESULTS_BUFFER", settings(a))
+		}
+		if n, _ := strconv.Atoi(buf.Value); n < v.PeakBacklog || n <= 4 {
+			t.Errorf("RESULTS_BUFFER=%s for a peak backlog of %d", buf.Value, v.PeakBacklog)
+		}
+		if buf.Predicted.BlockedShare != 0 {
+			t.Errorf("the recommended buffer still blocks %.2f of the workers' time in the simulation", buf.Predicted.BlockedShare)
+		}
+		if alt := fixFor(a, "RESULT_SEND"); alt == nil || !alt.Alternative {
+			t.Errorf("fixes %+v, want RESULT_SEND=nonblocking as the alternative", a.Verdict.Fixes)
+		}
+		if !strings.HasPrefix(v.Summary, "A burst overflowed the results channel: 20 jobs arrived within") {
+			t.Errorf("summary %q", v.Summary)
+		}
+	})
+}
+
+func TestBurstIntoABigEnoughBufferIsNoBurstVerdict(t *testing.T) {
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer = 400 }),
+		analysistest.Load{Burst: analysistest.CheckoutBurst, VendorMS: healthy, Degraded: 0.25, SlowMS: slowCalls, ConsumerMS: 50, RTTMS: 1, Seed: 2})
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	if a.Verdict.Kind == analysis.KindBurst || fixFor(a, "RESULTS_BUFFER") != nil {
+		t.Errorf("verdict %s/%s, fixes %v: a 400-slot channel absorbs a 20-job burst", a.Verdict.Stage, a.Verdict.Kind, settings(a))
+	}
+}
+
+func TestBurstOverflowsTheJobQueue(t *testing.T) {
+	// 60 database jobs at once into a 10-slot queue with no submit wait:
+	// the workers can't take them fast enough, the queue sheds the rest.
+	burst := make([]string, 60)
+	for i := range burst {
+		burst[i] = analysis.TypeDatabase
+	}
+	cfg := withCfg(func(c *analysis.SimConfig) { c.QueueSize, c.SubmitWaitMS, c.Concurrency, c.Forwarders = 10, 0, 8, 8 })
+	r := analysistest.Simulate(cfg, analysistest.Load{Burst: burst, ConsumerMS: 1, RTTMS: 1, Seed: 15})
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageQueue, analysis.KindBurst)
+		if a.Jobs.Rejected == 0 || a.Jobs.Failed != 0 {
+			t.Errorf("jobs %+v: want shed submissions, no failures", a.Jobs)
+		}
+		q := fixFor(a, "QUEUE_SIZE")
+		if q == nil {
+			t.Fatalf("fixes %v, want QUEUE_SIZE", settings(a))
+		}
+		if n, _ := strconv.Atoi(q.Value); n < a.Verdict.PeakBacklog || n <= 10 {
+			t.Errorf("QUEUE_SIZE=%s for a peak backlog of %d", q.Value, a.Verdict.PeakBacklog)
+		}
+		if q.Predicted.RejectedPerS != 0 {
+			t.Errorf("the recommended queue still sheds %.1f jobs/s in the simulation", q.Predicted.RejectedPerS)
+		}
+	})
+}
+
+func TestSlowVendorHoldsTheWorkers(t *testing.T) {
+	// preset slow: every call takes ~2 s, none "degraded": a timeout at the
+	// healthy p99 would cut nothing, so the work needs more workers.
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 16, 16 }),
+		analysistest.Load{Rate: 10, Seconds: 10, Mix: [3]float64{50, 0, 50}, VendorMS: [2]float64{1900, 2100}, ConsumerMS: 1, RTTMS: 1, Seed: 3})
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageWorkers, analysis.KindCapacity)
+		if a.Verdict.HeldBy != analysis.StageVendor || !strings.Contains(a.Verdict.Summary, "the workers, held by the vendor") {
+			t.Errorf("held by %q: %s", a.Verdict.HeldBy, a.Verdict.Summary)
+		}
+		if fixFor(a, "VENDOR_TIMEOUT") != nil {
+			t.Errorf("fixes %v: a timeout at the healthy p99 helps nothing when every call is slow", settings(a))
+		}
+		w := fixFor(a, "WORKERS")
+		if w == nil {
+			t.Fatalf("fixes %v, want WORKERS", settings(a))
+		}
+		// 10 jobs/s × ~1 s of work / 0.8 ≈ 13 workers.
+		if n, _ := strconv.Atoi(w.Value); n < 12 || n > 15 {
+			t.Errorf("WORKERS=%s, want ~13", w.Value)
+		}
+		if !near(w.Predicted.ThroughputPerS, 10, 0.02) {
+			t.Errorf("predicted %.1f jobs/s, want all 10 offered", w.Predicted.ThroughputPerS)
+		}
+	})
+}
+
+func TestDegradedVendorGetsATimeout(t *testing.T) {
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 16, 16 }),
+		analysistest.Load{Rate: 20, Seconds: 10, Mix: [3]float64{50, 0, 50}, VendorMS: healthy, Degraded: 0.3, SlowMS: slowCalls, ConsumerMS: 1, RTTMS: 1, Seed: 3})
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	wantVerdict(t, a, analysis.StageWorkers, analysis.KindCapacity)
+	to := fixFor(a, "VENDOR_TIMEOUT")
+	if to == nil {
+		t.Fatalf("fixes %v, want VENDOR_TIMEOUT", settings(a))
+	}
+	if to.Value != "300ms" {
+		t.Errorf("VENDOR_TIMEOUT=%s, want 300ms: the healthy calls' p99 (≤ 300ms) rounded up", to.Value)
+	}
+	if to.Predicted.ThroughputPerS <= a.Verdict.ThroughputPerS*1.2 {
+		t.Errorf("predicted %.1f jobs/s, want well above the %.1f measured", to.Predicted.ThroughputPerS, a.Verdict.ThroughputPerS)
+	}
+	// Already in force: not again.
+	r2 := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders, c.VendorTimeoutMS = 16, 16, 300 }),
+		analysistest.Load{Rate: 20, Seconds: 10, Mix: [3]float64{50, 0, 50}, VendorMS: healthy, Degraded: 0.3, SlowMS: slowCalls, ConsumerMS: 1, RTTMS: 1, Seed: 3})
+	a2 := analysis.Analyze(r2.Traces(2), r2.Options())
+	if a2.Config.VendorTimeoutMS != 300 || fixFor(a2, "VENDOR_TIMEOUT") != nil {
+		t.Errorf("timeout %v in force, fixes %v: want no VENDOR_TIMEOUT fix", a2.Config.VendorTimeoutMS, settings(a2))
+	}
+}
+
+func holLoad(seed uint64) analysistest.Load {
+	return analysistest.Load{Rate: 20, Seconds: 10, Mix: [3]float64{82, 0, 18}, VendorMS: [2]float64{550, 650}, ConsumerMS: 1, RTTMS: 1, Seed: seed}
+}
+
+func TestFastJobsBehindVendorJobsAreHeadOfLine(t *testing.T) {
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer = 400 }), holLoad(4))
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageQueue, analysis.KindHeadOfLine)
+		if a.HeadOfLine.StuckShare < 0.05 {
+			t.Errorf("stuck share %.2f", a.HeadOfLine.StuckShare)
+		}
+		if got := settings(a); len(got) == 0 || got[0] != "PRIORITY_LANES=on" {
+			t.Fatalf("fixes %v, want PRIORITY_LANES=on first", got)
+		}
+		if p := a.Verdict.Fixes[0].Predicted; p.FastP99MS >= a.Fast.P99MS/4 {
+			t.Errorf("lanes predicted to bring fast p99 from %.0f to %.0f ms; want far lower", a.Fast.P99MS, p.FastP99MS)
+		}
+	})
+	// With lanes on, the same load leaves nothing to recommend lanes for.
+	r = analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer, c.Lanes = 400, true }), holLoad(4))
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	if a.Config.PriorityLanes != "on" || fixFor(a, "PRIORITY_LANES") != nil {
+		t.Errorf("lanes %q, fixes %v", a.Config.PriorityLanes, settings(a))
+	}
+	if a.Verdict.Kind == analysis.KindHeadOfLine {
+		t.Errorf("lanes on: still head-of-line: %s", a.Verdict.Summary)
+	}
+}
+
+func TestModerateLoadIsHealthy(t *testing.T) {
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Rate: 15, Seconds: 10, Mix: [3]float64{60, 20, 20}, VendorMS: healthy, ConsumerMS: 1, RTTMS: 1, Seed: 5})
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		wantVerdict(t, a, analysis.StageNone, analysis.KindNone)
+		if !a.Verdict.Healthy || a.Verdict.Bottleneck || len(a.Verdict.Fixes) != 0 {
+			t.Errorf("verdict %+v", a.Verdict)
+		}
+		if !strings.HasPrefix(a.Verdict.Summary, "No bottleneck: 15.0 jobs/s arrive") {
+			t.Errorf("summary %q", a.Verdict.Summary)
+		}
+	})
+}
+
+// TestAppliedFixMovesTheVerdictOn closes the loop the end-to-end test
+// closes on the real stack: apply the recommended fix, analysistest.Run the same load
+// again, and the verdict moves on with throughput near the prediction.
+func TestAppliedFixMovesTheVerdictOn(t *testing.T) {
+	cfg := analysistest.IncidentConfig()
+	r := analysistest.Simulate(cfg, steadyAtConsumer(6))
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	fx := a.Verdict.Fixes[0]
+	for _, c := range fx.Changes {
+		n, _ := strconv.Atoi(c.Value)
+		switch c.Setting {
+		case "CONCURRENCY":
+			cfg.Concurrency = n
+		case "FORWARDERS":
+			cfg.Forwarders = n
+		}
+	}
+	after := analysistest.Simulate(cfg, steadyAtConsumer(7))
+	b := analysis.Analyze(after.Traces(2), after.Options())
+	if b.Verdict.Kind == analysis.KindCapacity && b.Verdict.Stage == a.Verdict.Stage {
+		t.Errorf("after %v the verdict is still %s/%s", settings(a), b.Verdict.Stage, b.Verdict.Kind)
+	}
+	if got, want := b.Verdict.ThroughputPerS, fx.Predicted.ThroughputPerS; !near(got, want, 0.25) {
+		t.Errorf("throughput %.1f/s after the fix, predicted %.1f/s", got, want)
+	}
+}
+
+func TestModelFitReproducesTheMeasurement(t *testing.T) {
+	for name, r := range map[string]analysistest.Run{
+		"steady": analysistest.Simulate(analysistest.IncidentConfig(), steadyAtConsumer(8)),
+		"burst":  analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Burst: analysistest.CheckoutBurst, VendorMS: healthy, ConsumerMS: 50, RTTMS: 1, Seed: 8}),
+	} {
+		a := analysis.Analyze(r.Traces(2), r.Options())
+		f := a.ModelFit
+		if f == nil {
+			t.Fatalf("%s: no model fit", name)
+		}
+		if f.ThroughputError < -0.1 || f.ThroughputError > 0.1 {
+			t.Errorf("%s: simulated %.1f jobs/s vs measured %.1f", name, f.SimulatedThroughputPerS, f.MeasuredThroughputPerS)
+		}
+		if f.FastP99Error < -0.25 || f.FastP99Error > 0.25 {
+			t.Errorf("%s: simulated fast p99 %.0f vs measured %.0f", name, f.SimulatedFastP99MS, f.MeasuredFastP99MS)
+		}
+	}
+}
+
+func TestTruncatedWindowRatesAreOverThePartRead(t *testing.T) {
+	// 20 s at 10/s, healthy; the search returned only the newest half.
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Rate: 10, Seconds: 20, Mix: cacheOnly, ConsumerMS: 1, RTTMS: 1, Seed: 9})
+	all := r.Traces(2)
+	newest := all[len(all)/2:]
+	o := r.Options()
+	o.Limit = len(newest)
+	a := analysis.Analyze(newest, o)
+	if !a.Period.Truncated {
+		t.Fatal("a search that returned its limit must be marked truncated")
+	}
+	if !near(a.Period.Seconds, 10, 0.1) {
+		t.Errorf("period %.1f s, want the ~10 s the newest half covers", a.Period.Seconds)
+	}
+	if adm := a.Stage(analysis.StageAdmission); !near(adm.ArrivalsPerS, 10, 0.1) {
+		t.Errorf("arrivals %.2f/s, want 10 (not 5: the rate is over the part read)", adm.ArrivalsPerS)
+	}
+	if !slices.ContainsFunc(a.Verdict.Notes, func(n string) bool { return strings.Contains(n, "Only the newest") }) {
+		t.Errorf("notes %q, want the truncation said", a.Verdict.Notes)
+	}
+}
+
+func TestLoadStillArrivingEndsThePeriodAtTheWindow(t *testing.T) {
+	r := analysistest.Simulate(analysistest.IncidentConfig(), steadyAtConsumer(10))
+	r.ReadAtMS = 6000 // read while the load runs
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	if a.Period.EndsAt != "window" {
+		t.Errorf("period ends at %q, want window", a.Period.EndsAt)
+	}
+	wantVerdict(t, a, analysis.StageConsumer, analysis.KindCapacity)
+	if !near(a.Verdict.ThroughputPerS, 19.6, 0.08) {
+		t.Errorf("throughput %.1f/s, want the consumer's ~19.6", a.Verdict.ThroughputPerS)
+	}
+	if a.Jobs.InFlight == 0 {
+		t.Errorf("jobs %+v: want jobs in flight at the read", a.Jobs)
+	}
+}
+
+func TestAConsumerThatStoppedIsNamed(t *testing.T) {
+	// The consumer never answers: nothing is handled, and the capacity of
+	// nothing can be measured. The report must not call that healthy.
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Rate: 20, Seconds: 6, Mix: cacheOnly, ConsumerMS: 1e9, RTTMS: 1, Seed: 16})
+	r.ReadAtMS = 6000
+	forEachContract(t, r, func(t *testing.T, a analysis.Analysis) {
+		// v2's results.channel.wait shows a forwarder took a result; in v1
+		// a delivery in progress leaves no span: the delivery is named.
+		want := analysis.StageConsumer
+		if a.Contract == "v1" {
+			want = analysis.StageDelivery
+		}
+		wantVerdict(t, a, want, analysis.KindCapacity)
+		if !strings.HasPrefix(a.Verdict.Summary, "Nothing was handled") || a.Verdict.Healthy {
+			t.Errorf("verdict %+v", a.Verdict)
+		}
+	})
+	// A vendor outage: every vendor call hangs, the workers hold them.
+	r = analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 8, 8 }),
+		analysistest.Load{Rate: 20, Seconds: 6, Mix: [3]float64{0, 0, 100}, VendorMS: [2]float64{10000, 10000}, ConsumerMS: 1, RTTMS: 1, Seed: 17})
+	r.ReadAtMS = 6000
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	wantVerdict(t, a, analysis.StageWorkers, analysis.KindCapacity)
+}
+
+func TestConfigFromAttributesOrInferred(t *testing.T) {
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 3, 2 }), steadyAtConsumer(11))
+	v1 := analysis.Analyze(r.Traces(1), r.Options())
+	for _, name := range []string{"workers", "forwarders", "consumer_concurrency", "queue_capacity", "submit_wait_ms"} {
+		if !v1.Config.IsInferred(name) {
+			t.Errorf("v1: %s not marked inferred (%v)", name, v1.Config.Inferred)
+		}
+	}
+	v2 := analysis.Analyze(r.Traces(2), r.Options())
+	c := v2.Config
+	if c.Workers != 4 || c.QueueCapacity != 40 || c.Forwarders != 2 || c.ConsumerConcurrency != 3 || c.ResultsBufferCap != 4 {
+		t.Errorf("v2 config %+v", c)
+	}
+	for _, name := range []string{"workers", "forwarders", "consumer_concurrency", "queue_capacity"} {
+		if c.IsInferred(name) {
+			t.Errorf("v2: %s marked inferred though the spans carry it", name)
+		}
+	}
+	if !near(c.SubmitWaitMS, 1000, 0.01) {
+		t.Errorf("submit wait %.0f ms, want the ~1 s refused Submits took", c.SubmitWaitMS)
+	}
+	// Saturated, v1's inference finds the real values too.
+	if v1.Config.Forwarders != 2 || v1.Config.ConsumerConcurrency != 2 || v1.Config.QueueCapacity != 40 {
+		t.Errorf("v1 inferred %+v; want 2 forwarders, 2 at once at the consumer (the forwarders cap it), 40 queue slots", v1.Config)
+	}
+}
+
+func TestEveryJobHasAType(t *testing.T) {
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Burst: analysistest.CheckoutBurst, VendorMS: healthy, ConsumerMS: 5, RTTMS: 1, Seed: 12})
+	traces := r.Traces(1)
+	// Strip job.type from every span: the type must come from the work.
+	for i := range traces {
+		for k := range traces[i].Spans {
+			s := &traces[i].Spans[k]
+			s.Tags = slices.DeleteFunc(s.Tags, func(kv jaegerapi.KeyValue) bool { return kv.Key == spans.JobType })
+		}
+	}
+	// And a trace that is no job's at all.
+	traces = append(traces, jaegerapi.Trace{TraceID: "ffff", Spans: []jaegerapi.Span{{TraceID: "ffff", SpanID: "1", OperationName: "GET /healthz", ProcessID: "p1"}},
+		Processes: map[string]jaegerapi.Process{"p1": {ServiceName: "producer"}}})
+	a := analysis.Analyze(traces, r.Options())
+	if a.Ignored != 1 || a.Jobs.Total != 20 {
+		t.Errorf("ignored %d, jobs %d; want the stray trace ignored and the 20 jobs counted", a.Ignored, a.Jobs.Total)
+	}
+	want := map[string]int{analysis.TypeCacheRead: 12, analysis.TypeDatabase: 4, analysis.TypeVendorAPI: 4}
+	for typ, n := range want {
+		if a.Jobs.ByType[typ] != n {
+			t.Errorf("by type %v, want %v", a.Jobs.ByType, want)
+			break
+		}
+	}
+	if _, ok := a.Jobs.ByType[""]; ok || len(a.Jobs.ByType) != 3 {
+		t.Errorf("by type %v: a job without a type", a.Jobs.ByType)
+	}
+}
+
+func TestV2RootNameGivesTheTypeOfAShedJob(t *testing.T) {
+	r := analysistest.Simulate(analysistest.IncidentConfig(), steadyAtConsumer(13))
+	traces := r.Traces(2)
+	shed := 0
+	for i := range traces {
+		for k := range traces[i].Spans {
+			s := &traces[i].Spans[k]
+			if s.OperationName == spans.JobSubmit && s.TagString(spans.SubmitOutcome) == spans.SubmitRejected {
+				shed++
+			}
+			// Only the root's name says the type.
+			s.Tags = slices.DeleteFunc(s.Tags, func(kv jaegerapi.KeyValue) bool { return kv.Key == spans.JobType })
+		}
+	}
+	a := analysis.Analyze(traces, r.Options())
+	if a.Jobs.Rejected != shed || a.Jobs.ByType[analysis.TypeCacheRead] != a.Jobs.Total {
+		t.Errorf("jobs %+v, want %d shed and every job a cache-read", a.Jobs, shed)
+	}
+}
+
+func TestTimelinesAndWorkerTime(t *testing.T) {
+	r := analysistest.Simulate(analysistest.IncidentConfig(), analysistest.Load{Burst: analysistest.CheckoutBurst, VendorMS: healthy, Degraded: 0.25, SlowMS: slowCalls, ConsumerMS: 50, RTTMS: 1, Seed: 2})
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	tl := a.Timelines
+	if len(tl.Workers) != 4 || len(tl.Forwarders) != 1 || len(tl.ConsumerSlots) != 1 {
+		t.Fatalf("rows: %d workers, %d forwarders, %d consumer slots; want 4, 1, 1", len(tl.Workers), len(tl.Forwarders), len(tl.ConsumerSlots))
+	}
+	var work, blocked int
+	for _, row := range tl.Workers {
+		for i, s := range row.Segments {
+			switch s.Kind {
+			case analysis.SegmentWork:
+				work++
+			case analysis.SegmentBlocked:
+				blocked++
+			}
+			if i > 0 && s.Start.Before(row.Segments[i-1].End) {
+				t.Errorf("worker %s: segments overlap at %d", row.Name, i)
+			}
+		}
+	}
+	if work != 20 || blocked == 0 {
+		t.Errorf("%d work and %d blocked segments; want 20 and some", work, blocked)
+	}
+	if len(tl.ConsumerSlots[0].Segments) != 20 {
+		t.Errorf("consumer slot: %d segments, want 20", len(tl.ConsumerSlots[0].Segments))
+	}
+	wt := a.WorkerTime
+	if sum := wt.WorkingShare + wt.BlockedShare + wt.IdleShare; !near(sum, 1, 1e-9) || wt.BlockedShare == 0 {
+		t.Errorf("worker time %+v: shares must add up to 1, with some blocked", wt)
+	}
+}
+
+func TestAnalysisJSONNames(t *testing.T) {
+	r := analysistest.Simulate(analysistest.IncidentConfig(), steadyAtConsumer(14))
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	b, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	stage := doc["stages"].([]any)[0].(map[string]any)
+	for _, k := range []string{"name", "arrivals_per_s", "completions_per_s", "service_ms_avg", "service_ms_p99", "servers", "utilization", "wait_ms_avg", "queue_len_avg"} {
+		if _, ok := stage[k]; !ok {
+			t.Errorf("stage lacks %q", k)
+		}
+	}
+	v := doc["verdict"].(map[string]any)
+	for _, k := range []string{"bottleneck_stage", "kind", "throughput_per_s", "fixes"} {
+		if _, ok := v[k]; !ok {
+			t.Errorf("verdict lacks %q", k)
+		}
+	}
+	fix := v["fixes"].([]any)[0].(map[string]any)["predicted"].(map[string]any)
+	for _, k := range []string{"throughput_per_s", "fast_p99_ms"} {
+		if _, ok := fix[k]; !ok {
+			t.Errorf("predicted lacks %q", k)
+		}
+	}
+	if _, ok := doc["jobs"].(map[string]any)["rejected"]; !ok {
+		t.Error("jobs lacks rejected")
+	}
+	var names []string
+	for _, s := range doc["stages"].([]any) {
+		names = append(names, s.(map[string]any)["name"].(string))
+	}
+	if !slices.Equal(names, analysis.StageNames) {
+		t.Errorf("stages %v, want %v in pipeline order", names, analysis.StageNames)
+	}
+}
+
+func TestNoTracesNoVerdict(t *testing.T) {
+	a := analysis.Analyze(nil, analysis.Options{})
+	if a.Verdict.Kind != analysis.KindNone || a.Verdict.Stage != analysis.StageNone || len(a.Verdict.Fixes) != 0 {
+		t.Errorf("verdict %+v", a.Verdict)
+	}
+}
+
+// BenchmarkAnalyze is the console's call: about once a second on ~1,000
+// traces of a saturated pipeline (every stage busy, every fix simulated).
+func BenchmarkAnalyze(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		cfg  analysis.SimConfig
+		l    analysistest.Load
+	}{
+		{"consumer", analysistest.IncidentConfig(), analysistest.Load{Rate: 100, Seconds: 10, Mix: cacheOnly, ConsumerMS: 50, RTTMS: 1, Seed: 1}},
+		{"burst", analysistest.IncidentConfig(), analysistest.Load{Burst: analysistest.CheckoutBurst, Every: 0, Times: 1, VendorMS: healthy, Degraded: 0.2, SlowMS: slowCalls, ConsumerMS: 50, RTTMS: 1, Seed: 1}},
+		{"mixed", withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer = 400 }), analysistest.Load{Rate: 100, Seconds: 10, Mix: [3]float64{60, 20, 20}, VendorMS: healthy, Degraded: 0.2, SlowMS: slowCalls, ConsumerMS: 5, RTTMS: 1, Seed: 1}},
+	} {
+		r := analysistest.Simulate(tc.cfg, tc.l)
+		traces := r.Traces(2)
+		o := r.Options()
+		b.Run(fmt.Sprintf("%s/%d-traces", tc.name, len(traces)), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				analysis.Analyze(traces, o)
+			}
+		})
+	}
+}

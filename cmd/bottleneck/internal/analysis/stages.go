@@ -1,0 +1,357 @@
+package analysis
+
+// Stage names, in pipeline order.
+const (
+	StageAdmission = "admission" // Submit: accepted or shed
+	StageQueue     = "queue"     // the workers' job queue
+	StageWorkers   = "workers"   // worker.process
+	StageVendor    = "vendor"    // vendor.api, a part of the workers' work
+	StageResults   = "results"   // the results channel
+	StageDelivery  = "delivery"  // the forwarders: round trip + the consumer's handling
+	StageConsumer  = "consumer"  // result.process
+	StageNone      = "none"
+)
+
+// StageNames lists the stages in pipeline order.
+var StageNames = []string{StageAdmission, StageQueue, StageWorkers, StageVendor, StageResults, StageDelivery, StageConsumer}
+
+// Kinds of stage.
+const (
+	KindServer = "server" // c servers, each busy S per visit
+	KindBuffer = "buffer" // slots a job waits in
+	KindGate   = "gate"   // admission: accepts or sheds
+)
+
+// Stage is one part of the pipeline over the covered period. Rates are per
+// second of the period; durations are milliseconds.
+//
+// For a server stage, Servers is c, ServiceMS* is the pure service time S
+// (the work, not the waits), Utilization is ρ = λ·S/c, WaitMSAvg the time
+// a job waited for one of its servers and QueueLenAvg = λ·W (Little's law)
+// the mean number waiting. CapacityPerS is μ = c/(V·S) jobs/s, V being the
+// visits per job (1, except the vendor: the share of jobs that call it).
+//
+// For a buffer, Slots (and Servers) is its size, WaitMSAvg the time in it,
+// QueueLenAvg = λ·W, and Utilization the mean fill L/slots.
+//
+// For admission, Utilization is the share of submissions shed, WaitMSAvg
+// the time the pool took to answer a Submit.
+type Stage struct {
+	Name            string  `json:"name"`
+	Kind            string  `json:"kind"`
+	ArrivalsPerS    float64 `json:"arrivals_per_s"`
+	CompletionsPerS float64 `json:"completions_per_s"`
+	ServiceMSAvg    float64 `json:"service_ms_avg"`
+	ServiceMSP99    float64 `json:"service_ms_p99"`
+	Servers         int     `json:"servers"`
+	Utilization     float64 `json:"utilization"`
+	WaitMSAvg       float64 `json:"wait_ms_avg"`
+	QueueLenAvg     float64 `json:"queue_len_avg"`
+	CapacityPerS    float64 `json:"capacity_per_s"`
+	Visits          float64 `json:"visits"`
+	Slots           int     `json:"slots"`
+	RejectedPerS    float64 `json:"rejected_per_s"`
+	// BlockedShare: for results, the share of sends that blocked; for the
+	// workers, the share of their busy time spent blocked sending.
+	BlockedShare float64 `json:"blocked_share"`
+	// Inferred is true when Servers (or Slots) was inferred from what the
+	// spans did, not read from an attribute.
+	Inferred bool `json:"inferred"`
+	// Samples is how many visits the service time (or wait) is measured on.
+	Samples int `json:"samples"`
+}
+
+// Stage returns the stage called name, nil when absent.
+func (a *Analysis) Stage(name string) *Stage {
+	for i := range a.Stages {
+		if a.Stages[i].Name == name {
+			return &a.Stages[i]
+		}
+	}
+	return nil
+}
+
+// measures are the numbers behind the stages that the verdict, the fixes
+// and the simulation need again.
+type measures struct {
+	T                 float64 // period seconds
+	offered, offLate  float64 // arrivals/s: over the arrival span, and its later half
+	arrivals          int
+	accepted          int
+	rejected          int
+	delivered         float64 // handled by the consumer per second
+	rejectedPerS      float64
+	workMS            map[string][]float64
+	workAvg           float64 // mean work per job (ms)
+	vendorShare       float64 // share of the workers' work spent in vendor calls
+	vendorJobShare    float64 // share of jobs calling the vendor
+	processMS, rttMS  []float64
+	consumerS, rtt    float64 // means (ms)
+	blockedWorkerTime float64
+}
+
+func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, measures) {
+	m := measures{T: max(p.Seconds, 1e-3), workMS: map[string][]float64{}}
+	end := p.to()
+	rate := eventRate(p)
+
+	var (
+		admWait, queueWait, resultsWait, chanWait, deliverS, consumerWait []float64
+		work, vendor, process                                             []float64
+		arrive, accept, reject, enq, deq, workEnd, send, taken            []int64
+		delivered, consumerIn, done, vendorCalls                          []int64
+		nBlocked, lateArrivals                                            int
+		vendorWorkMS, allWorkMS                                           float64
+	)
+	lateFrom := p.from() + int64(p.ArrivalSeconds*1e6/2)
+	for i := range jobs {
+		j := &jobs[i]
+		if p.contains(j.Arrival) {
+			m.arrivals++
+			arrive = append(arrive, j.Arrival)
+			if j.Arrival >= lateFrom {
+				lateArrivals++
+			}
+			switch j.Outcome {
+			case OutcomeRejected:
+				m.rejected++
+				reject = append(reject, cmpNonZero(j.Answered, j.Arrival))
+			case OutcomeLost, OutcomeAbandoned:
+			default:
+				m.accepted++
+				if j.Submitted > 0 {
+					accept = append(accept, j.Submitted)
+				}
+			}
+			if j.Answered > 0 {
+				admWait = append(admWait, msBetween(j.Arrival, cmpNonZero(j.Submitted, j.Answered)))
+			}
+		}
+		if j.Accepted > 0 {
+			enq = append(enq, j.Accepted)
+			queueWait = append(queueWait, msBetween(j.Accepted, orEnd(j.Dequeued, max(end, j.Accepted))))
+		}
+		if j.Dequeued > 0 {
+			deq = append(deq, j.Dequeued)
+		}
+		if j.WorkStart > 0 && j.WorkEnd > 0 {
+			w := j.WorkMS()
+			work = append(work, w)
+			m.workMS[j.Type] = append(m.workMS[j.Type], w)
+			allWorkMS += w
+			if j.HasVendor {
+				vendorCalls = append(vendorCalls, j.WorkStart)
+				vendor = append(vendor, j.VendorMS)
+				vendorWorkMS += j.VendorMS
+			}
+			workEnd = append(workEnd, j.WorkEnd)
+		}
+		if j.SendStart > 0 {
+			send = append(send, j.SendStart)
+			if j.Blocked {
+				nBlocked++
+			}
+			resultsWait = append(resultsWait, msBetween(j.SendStart, orEnd(j.Taken, max(end, j.SendStart))))
+			if j.SendEnd > 0 {
+				chanWait = append(chanWait, msBetween(j.SendEnd, orEnd(j.Taken, max(end, j.SendEnd))))
+			}
+		}
+		if j.Taken > 0 {
+			taken = append(taken, j.Taken)
+			if j.DeliverEnd > 0 {
+				s := max(0, j.DeliverMS()-j.ConsumerWait)
+				deliverS = append(deliverS, s)
+				if j.Done > 0 {
+					m.rttMS = append(m.rttMS, max(0, s-j.ProcessMS()))
+				}
+			}
+		}
+		if j.DeliverEnd > 0 {
+			delivered = append(delivered, j.DeliverEnd)
+		}
+		if j.ConsumerArrive > 0 {
+			consumerIn = append(consumerIn, j.ConsumerArrive)
+			if j.Start > 0 {
+				consumerWait = append(consumerWait, j.ConsumerWait)
+			} else {
+				consumerWait = append(consumerWait, msBetween(j.ConsumerArrive, max(end, j.ConsumerArrive)))
+			}
+			if j.Done > 0 {
+				process = append(process, j.ProcessMS())
+			}
+		}
+		if j.Done > 0 {
+			done = append(done, j.Done)
+		}
+	}
+	nSend := len(send)
+	m.offered = float64(m.arrivals) / p.ArrivalSeconds
+	m.offLate = float64(lateArrivals) / (p.ArrivalSeconds / 2)
+	m.delivered = rate(done)
+	m.processMS = process
+	if allWorkMS > 0 {
+		m.vendorShare = vendorWorkMS / allWorkMS
+	}
+	if len(work) > 0 {
+		m.vendorJobShare = float64(len(vendorCalls)) / float64(len(work))
+	}
+	m.rejectedPerS = rate(reject)
+
+	st := make([]Stage, 0, len(StageNames))
+
+	adm := Stage{Name: StageAdmission, Kind: KindGate, ArrivalsPerS: rate(arrive), CompletionsPerS: rate(accept),
+		RejectedPerS: m.rejectedPerS, Samples: len(admWait)}
+	if m.arrivals > 0 {
+		adm.Utilization = float64(m.rejected) / float64(m.arrivals)
+	}
+	adm.WaitMSAvg = mean(admWait)
+	adm.QueueLenAvg = adm.ArrivalsPerS * adm.WaitMSAvg / 1e3
+	st = append(st, adm)
+
+	lanes := 1
+	if c.LanesOn() {
+		lanes = 2
+	}
+	q := Stage{Name: StageQueue, Kind: KindBuffer, ArrivalsPerS: rate(enq), CompletionsPerS: rate(deq),
+		Slots: c.QueueCapacity * lanes, Samples: len(queueWait), Inferred: c.IsInferred("queue_capacity"), Visits: 1}
+	q.Servers = q.Slots
+	q.WaitMSAvg = mean(queueWait)
+	q.QueueLenAvg = q.ArrivalsPerS * q.WaitMSAvg / 1e3
+	q.Utilization = q.QueueLenAvg / float64(q.Slots)
+	st = append(st, q)
+
+	w := Stage{Name: StageWorkers, Kind: KindServer, ArrivalsPerS: rate(deq), CompletionsPerS: rate(workEnd),
+		Servers: c.Workers, Samples: len(work), Inferred: c.IsInferred("workers"), Visits: 1,
+		WaitMSAvg: q.WaitMSAvg, QueueLenAvg: q.QueueLenAvg}
+	ws := summarize(work)
+	w.ServiceMSAvg, w.ServiceMSP99 = ws.AvgMS, ws.P99MS
+	m.workAvg = ws.AvgMS
+	w.Utilization = w.ArrivalsPerS * w.ServiceMSAvg / 1e3 / float64(w.Servers)
+	w.CapacityPerS = workersCapacity(c.Workers, c.LanesOn(), m)
+	if wt != nil {
+		w.BlockedShare = wt.BlockedOfBusy
+		m.blockedWorkerTime = wt.BlockedOfBusy
+	}
+	st = append(st, w)
+
+	vendorServers := c.Workers
+	if c.LanesOn() {
+		vendorServers = max(1, c.Workers-1)
+	}
+	v := Stage{Name: StageVendor, Kind: KindServer, ArrivalsPerS: rate(vendorCalls), CompletionsPerS: rate(vendorCalls),
+		Servers: vendorServers, Samples: len(vendor), Inferred: w.Inferred, Visits: m.vendorJobShare}
+	vs := summarize(vendor)
+	v.ServiceMSAvg, v.ServiceMSP99 = vs.AvgMS, vs.P99MS
+	v.Utilization = v.ArrivalsPerS * v.ServiceMSAvg / 1e3 / float64(c.Workers)
+	if v.ServiceMSAvg > 0 && v.Visits > 0 {
+		v.CapacityPerS = float64(vendorServers) / (v.Visits * v.ServiceMSAvg / 1e3)
+	}
+	st = append(st, v)
+
+	resultLanes := 1
+	if c.LanesOn() {
+		resultLanes = 2
+	}
+	r := Stage{Name: StageResults, Kind: KindBuffer, ArrivalsPerS: rate(send), CompletionsPerS: rate(taken),
+		Slots: c.ResultsBufferCap * resultLanes, Samples: len(resultsWait), Visits: 1}
+	r.Servers = r.Slots
+	r.WaitMSAvg = mean(resultsWait)
+	r.QueueLenAvg = r.ArrivalsPerS * r.WaitMSAvg / 1e3
+	r.Utilization = r.ArrivalsPerS * mean(chanWait) / 1e3 / float64(r.Slots)
+	if nSend > 0 {
+		r.BlockedShare = float64(nBlocked) / float64(nSend)
+	}
+	st = append(st, r)
+
+	d := Stage{Name: StageDelivery, Kind: KindServer, ArrivalsPerS: rate(taken), CompletionsPerS: rate(delivered),
+		Servers: c.Forwarders, Samples: len(deliverS), Inferred: c.IsInferred("forwarders"), Visits: 1,
+		WaitMSAvg: r.WaitMSAvg, QueueLenAvg: r.QueueLenAvg}
+	ds := summarize(deliverS)
+	d.ServiceMSAvg, d.ServiceMSP99 = ds.AvgMS, ds.P99MS
+	d.Utilization = d.ArrivalsPerS * d.ServiceMSAvg / 1e3 / float64(d.Servers)
+	if d.ServiceMSAvg > 0 {
+		d.CapacityPerS = float64(d.Servers) / (d.ServiceMSAvg / 1e3)
+	}
+	st = append(st, d)
+
+	k := Stage{Name: StageConsumer, Kind: KindServer, ArrivalsPerS: rate(consumerIn), CompletionsPerS: rate(done),
+		Servers: c.ConsumerConcurrency, Samples: len(process), Inferred: c.IsInferred("consumer_concurrency"), Visits: 1}
+	ps := summarize(append([]float64(nil), process...))
+	k.ServiceMSAvg, k.ServiceMSP99 = ps.AvgMS, ps.P99MS
+	k.WaitMSAvg = mean(consumerWait)
+	k.QueueLenAvg = k.ArrivalsPerS * k.WaitMSAvg / 1e3
+	k.Utilization = k.ArrivalsPerS * k.ServiceMSAvg / 1e3 / float64(k.Servers)
+	if k.ServiceMSAvg > 0 {
+		k.CapacityPerS = float64(k.Servers) / (k.ServiceMSAvg / 1e3)
+	}
+	st = append(st, k)
+
+	m.consumerS = k.ServiceMSAvg
+	m.rtt = mean(m.rttMS)
+	return st, m
+}
+
+// workersCapacity is the jobs/s c workers complete at the measured mix:
+// c / mean work; with priority lanes at most c-1 of them hold vendor jobs,
+// which caps the vendor jobs' share too.
+// eventRate returns how a stage's rate is measured from the times of its
+// events (of the jobs read). When the period ends at the last completion,
+// every event of every job read lies in it: count over the period. When
+// load was still arriving as the window closed, the jobs read are those
+// that arrived in the window, and a stage that comes later sees their
+// events shifted by its delay: the ones before it belong to jobs that
+// arrived before the window and were not read. The stage's own rate is
+// then its events over the time they span (a FIFO stage handles the jobs
+// of the window one after another, no other in between).
+func eventRate(p Period) func([]int64) float64 {
+	T := max(p.Seconds, 1e-3)
+	return func(ev []int64) float64 {
+		if p.EndsAt != "window" || len(ev) < minSpanEvents {
+			n := 0
+			for _, t := range ev {
+				if p.contains(t) {
+					n++
+				}
+			}
+			return float64(n) / T
+		}
+		lo, hi := ev[0], ev[0]
+		for _, t := range ev {
+			lo, hi = min(lo, t), max(hi, t)
+		}
+		if hi <= lo {
+			return float64(len(ev)) / T
+		}
+		return float64(len(ev)-1) / (float64(hi-lo) / 1e6)
+	}
+}
+
+// minSpanEvents is the fewest events whose span gives a rate.
+const minSpanEvents = 10
+
+func workersCapacity(workers int, lanes bool, m measures) float64 {
+	if m.workAvg <= 0 {
+		return 0
+	}
+	mu := float64(workers) / (m.workAvg / 1e3)
+	if lanes && m.vendorJobShare > 0 {
+		if v := mean(m.workMS[TypeVendorAPI]); v > 0 {
+			mu = min(mu, float64(max(1, workers-1))/(m.vendorJobShare*v/1e3))
+		}
+	}
+	return mu
+}
+
+func orEnd(t, end int64) int64 {
+	if t == 0 {
+		return end
+	}
+	return t
+}
+
+func cmpNonZero(a, b int64) int64 {
+	if a != 0 {
+		return a
+	}
+	return b
+}

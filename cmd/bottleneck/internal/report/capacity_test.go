@@ -1,0 +1,179 @@
+package report
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis/analysistest"
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/jaegerapi"
+)
+
+// The issue's case: the defaults, steady load at 100 jobs/s of cache
+// reads, a consumer that handles ~20/s.
+func steadyOverload(t *testing.T, cfg analysis.SimConfig) []jaegerapi.Trace {
+	t.Helper()
+	r := analysistest.Simulate(cfg, analysistest.Load{Rate: 100, Seconds: 8, Mix: [3]float64{100, 0, 0}, ConsumerMS: 50, RTTMS: 1, Seed: 1})
+	return r.Traces(2)
+}
+
+// serveAt serves traces for windows ending at the synthetic run's clock.
+func serveAt(t *testing.T, traces []jaegerapi.Trace) (*fakeJaeger, time.Time) {
+	t.Helper()
+	var last int64
+	for _, tr := range traces {
+		for _, s := range tr.Spans {
+			last = max(last, s.End())
+		}
+	}
+	return serveTraces(t, traces), time.UnixMicro(last).Add(time.Second)
+}
+
+func runAt(t *testing.T, now time.Time, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut strings.Builder
+	code := run(t.Context(), args, &out, &errOut, now, false)
+	return code, out.String(), errOut.String()
+}
+
+func TestReportNamesTheConsumerUnderSteadyOverload(t *testing.T) {
+	j, now := serveAt(t, steadyOverload(t, analysistest.IncidentConfig()))
+	code, out, errOut := runAt(t, now, "--jaeger", j.URL, "--since", "1m")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"Capacity",
+		"▶ consumer",
+		"→ The bottleneck is the consumer: it handles 19.6 results/s (50.0ms each, 1 at a time)",
+		"jobs/s arrive; 50.1 jobs/s are shed at admission",
+		"Upstream, these are its symptoms, not causes:",
+		"Note: A bigger RESULTS_BUFFER would only delay the blocking",
+		"1. consumer CONCURRENCY=7 + workers FORWARDERS=7",
+		"Predicted: 100 jobs/s",
+		`curl -X PUT localhost:8083/admin/config -H 'Content-Type: application/json' -d '{"concurrency":7}'`,
+		`curl -X PUT localhost:8081/admin/config -H 'Content-Type: application/json' -d '{"forwarders":7}'`,
+		"Model fit:",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// Shed submissions are shed, not failed; every job has its type.
+	if !strings.Contains(out, "· 0 failed · ") || !strings.Contains(out, " shed") || strings.Contains(out, "unknown") {
+		t.Errorf("jobs line: want shed jobs counted apart from failures, no unknown type:\n%s", out)
+	}
+	if strings.Contains(out, "RESULTS_BUFFER=") {
+		t.Error("the report recommends a bigger buffer for a sustained surplus")
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}
+
+func TestReportJSONContract(t *testing.T) {
+	j, now := serveAt(t, steadyOverload(t, analysistest.IncidentConfig()))
+	code, out, errOut := runAt(t, now, "--jaeger", j.URL, "--since", "1m", "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	// The issue's names, read the way another tool would.
+	var doc struct {
+		SchemaVersion int `json:"schema_version"`
+		Stages        []struct {
+			Name            string   `json:"name"`
+			ArrivalsPerS    *float64 `json:"arrivals_per_s"`
+			CompletionsPerS *float64 `json:"completions_per_s"`
+			ServiceMSAvg    *float64 `json:"service_ms_avg"`
+			ServiceMSP99    *float64 `json:"service_ms_p99"`
+			Servers         *int     `json:"servers"`
+			Utilization     *float64 `json:"utilization"`
+			WaitMSAvg       *float64 `json:"wait_ms_avg"`
+			QueueLenAvg     *float64 `json:"queue_len_avg"`
+		} `json:"stages"`
+		Verdict struct {
+			BottleneckStage string  `json:"bottleneck_stage"`
+			Kind            string  `json:"kind"`
+			ThroughputPerS  float64 `json:"throughput_per_s"`
+			Fixes           []struct {
+				Setting   string `json:"setting"`
+				Predicted struct {
+					ThroughputPerS *float64 `json:"throughput_per_s"`
+					FastP99MS      *float64 `json:"fast_p99_ms"`
+				} `json:"predicted"`
+			} `json:"fixes"`
+		} `json:"verdict"`
+		Jobs struct {
+			Rejected int `json:"rejected"`
+			Failed   int `json:"failed"`
+		} `json:"jobs"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.SchemaVersion != 2 {
+		t.Errorf("schema_version %d, want 2", doc.SchemaVersion)
+	}
+	var names []string
+	for _, s := range doc.Stages {
+		names = append(names, s.Name)
+		if s.ArrivalsPerS == nil || s.CompletionsPerS == nil || s.ServiceMSAvg == nil || s.ServiceMSP99 == nil || s.Servers == nil ||
+			s.Utilization == nil || s.WaitMSAvg == nil || s.QueueLenAvg == nil {
+			t.Errorf("stage %s lacks a field: %+v", s.Name, s)
+		}
+	}
+	if want := []string{"admission", "queue", "workers", "vendor", "results", "delivery", "consumer"}; !slices.Equal(names, want) {
+		t.Errorf("stages %v, want %v", names, want)
+	}
+	v := doc.Verdict
+	if v.BottleneckStage != "consumer" || v.Kind != "capacity" || v.ThroughputPerS < 18 || v.ThroughputPerS > 21 {
+		t.Errorf("verdict %+v", v)
+	}
+	if len(v.Fixes) == 0 || v.Fixes[0].Predicted.ThroughputPerS == nil || v.Fixes[0].Predicted.FastP99MS == nil {
+		t.Errorf("fixes %+v, want predictions", v.Fixes)
+	}
+	if doc.Jobs.Rejected == 0 || doc.Jobs.Failed != 0 {
+		t.Errorf("jobs %+v: shed ones are rejected, not failed", doc.Jobs)
+	}
+}
+
+func TestReportAdminAddressesInCurls(t *testing.T) {
+	j, now := serveAt(t, steadyOverload(t, analysistest.IncidentConfig()))
+	_, out, _ := runAt(t, now, "--jaeger", j.URL, "--since", "1m", "--workers-admin", "127.0.0.1:20007", "--consumer-admin", "127.0.0.1:20010")
+	for _, want := range []string{"curl -X PUT 127.0.0.1:20010/admin/config", "curl -X PUT 127.0.0.1:20007/admin/config"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestCompareShowsTheVerdictMoveOn(t *testing.T) {
+	before := steadyOverload(t, analysistest.IncidentConfig())
+	fixed := analysistest.IncidentConfig()
+	fixed.Concurrency, fixed.Forwarders = 7, 7
+	after := steadyOverload(t, fixed)
+	_, now := serveAt(t, before)
+	split := strconv.FormatInt(now.Add(-time.Minute).UnixMicro(), 10)
+	bodyA, bodyB := tracesBody(t, before), tracesBody(t, after)
+	j := newFakeJaeger(t, func(q url.Values) (int, []byte) {
+		if q.Get("end") == split {
+			return http.StatusOK, bodyA
+		}
+		return http.StatusOK, bodyB
+	})
+	code, out, errOut := runAt(t, now, "--jaeger", j.URL, "--compare", "2m..1m", "1m..now")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"A: [consumer, capacity] The bottleneck is the consumer", "B: [none] No bottleneck", "handled jobs/s", "shed jobs/s", "fast-job p99"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("compare lacks %q:\n%s", want, out)
+		}
+	}
+}
