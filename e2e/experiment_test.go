@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,17 @@ type experimentRow struct {
 		Limited  bool     `json:"limited"`
 		Warnings []string `json:"warnings"`
 	} `json:"harness"`
+	RecommendedBy string `json:"recommended_by"`
+	AppliedFix    string `json:"applied_fix"`
+	Bottleneck    struct {
+		Available bool   `json:"available"`
+		Stage     string `json:"stage"`
+		Kind      string `json:"kind"`
+		Verdict   string `json:"verdict"`
+		Fixes     []struct {
+			Settings []string `json:"settings"`
+		} `json:"fixes"`
+	} `json:"bottleneck"`
 }
 
 // runExperiment runs `bottleneck experiment` and returns stdout, stderr
@@ -120,7 +132,7 @@ func TestExperimentTellsTheIncidentsStory(t *testing.T) {
 		t.Fatalf("experiment exited %d\nstderr: %s\nstdout: %s", code, errOut, out)
 	}
 	run, rows := decodeRun(t, out)
-	if run.SchemaVersion != 1 || run.Stack.Mode != "own" || len(run.Rows) != 6 {
+	if run.SchemaVersion != 1 || run.Stack.Mode != "own" || len(run.Rows) != 7 {
 		t.Fatalf("schema %d, mode %q, %d rows", run.SchemaVersion, run.Stack.Mode, len(run.Rows))
 	}
 	for _, r := range run.Rows {
@@ -155,6 +167,25 @@ func TestExperimentTellsTheIncidentsStory(t *testing.T) {
 	}
 	if b := buffer.Blocked; b.Sends == nil || *b.Sends == 0 || b.BlockedSends == nil || *b.BlockedSends != 0 || num(b.Share) != 0 {
 		t.Errorf("bursts with RESULTS_BUFFER=400: %v of %v sends blocked (share %v), want 0 of some", b.BlockedSends, b.Sends, num(b.Share))
+	}
+
+	// The capacity model names the consumer's side for production, and
+	// the row that applies its recommendation runs with it.
+	if b := production.Bottleneck; !b.Available || (b.Stage != "consumer" && b.Stage != "delivery") || b.Kind != "capacity" || len(b.Fixes) == 0 {
+		t.Errorf("production's bottleneck: %+v, want the consumer (or delivery), capacity, with a fix", b)
+	}
+	recommended := rows["recommended"]
+	if recommended.Status != "measured" || recommended.RecommendedBy != "production" || recommended.AppliedFix == "" {
+		t.Errorf("recommended: %s %q, applied %q", recommended.Status, recommended.Error, recommended.AppliedFix)
+	} else if len(production.Bottleneck.Fixes) > 0 {
+		for _, s := range production.Bottleneck.Fixes[0].Settings {
+			if !slices.Contains(recommended.Settings, s) {
+				t.Errorf("recommended runs with %v, without production's first fix %s", recommended.Settings, s)
+			}
+		}
+		if r, p := num(recommended.DeliveredPerS), num(production.DeliveredPerS); r < 1.5*p {
+			t.Errorf("the recommended fix delivered %.1f jobs/s, production %.1f", r, p)
+		}
 	}
 
 	// The standard metrics and the trace link are there.

@@ -351,10 +351,8 @@ func writeHTML(path string, run *result.Run) error {
 	return os.Rename(tmp, path)
 }
 
-// defaultAnalyzer is the capacity model of this build.
-func defaultAnalyzer() diagnose.Analyzer {
-	return diagnose.Unavailable{Reason: "the capacity model (cmd/bottleneck/internal/analysis) is not in this build yet"}
-}
+// defaultAnalyzer is the capacity model of `bottleneck report`.
+func defaultAnalyzer() diagnose.Analyzer { return diagnose.Model{} }
 
 var errUsage = errors.New("usage")
 

@@ -204,7 +204,7 @@ func TestTraceSamplerSpreadsTheSampleOverTheWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &TraceSampler{Jaeger: jc, Slices: 4, PerSlice: 5, AnalysisSpan: time.Second, AnalysisLimit: 3}
+	s := &TraceSampler{Jaeger: jc, Slices: 4, PerSlice: 5, AnalysisSpan: 3 * time.Second, AnalysisLimit: 3}
 	got, err := s.Sample(context.Background(), t0, t0.Add(4*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -227,9 +227,9 @@ func TestTraceSamplerSpreadsTheSampleOverTheWindow(t *testing.T) {
 	if len(seconds) != 4 {
 		t.Errorf("the sample covers seconds %v of the window, want all four", seconds)
 	}
-	// The model reads the window's first second (a third of it at most):
-	// those jobs had the rest of the window to finish.
-	if len(got.Analysis) != 3 || !got.AnalysisTruncated || !got.AnalysisStart.Equal(t0) || !got.AnalysisEnd.Equal(t0.Add(time.Second)) || got.AnalysisLimit != 3 {
+	// The model reads the window's start (two thirds of it at most): those
+	// jobs had the rest of the window to finish.
+	if len(got.Analysis) != 3 || !got.AnalysisTruncated || !got.AnalysisStart.Equal(t0) || !got.AnalysisEnd.Equal(t0.Add(4*time.Second*2/3)) || got.AnalysisLimit != 3 {
 		t.Errorf("analysis: %d traces, truncated %v, %s..%s, limit %d", len(got.Analysis), got.AnalysisTruncated, got.AnalysisStart, got.AnalysisEnd, got.AnalysisLimit)
 	}
 	want := []string{"consumer result.process 5", "consumer result.process 5", "consumer result.process 5", "consumer result.process 5", "producer  3"}

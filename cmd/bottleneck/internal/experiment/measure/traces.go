@@ -55,7 +55,9 @@ type TraceSampler struct {
 	Slices   int
 	PerSlice int
 	// AnalysisSpan is how much of the window's start the capacity model
-	// reads (at most a third of the window), at most AnalysisLimit traces.
+	// reads (at most two thirds of the window), at most AnalysisLimit
+	// traces. The model needs about 2 s of arrivals to tell sustained load
+	// from a burst.
 	AnalysisSpan  time.Duration
 	AnalysisLimit int
 }
@@ -126,7 +128,7 @@ func (s *TraceSampler) Sample(ctx context.Context, start, end time.Time) (TraceS
 	if limit <= 0 {
 		limit = DefaultAnalysisLimit
 	}
-	span = min(span, end.Sub(start)/3)
+	span = min(span, end.Sub(start)*2/3)
 	out.AnalysisStart, out.AnalysisEnd = start, start.Add(span)
 	traces, err := s.Jaeger.FindTraces(ctx, jaegerapi.Query{
 		Service: ProducerService, Start: out.AnalysisStart, End: out.AnalysisEnd, Limit: limit,

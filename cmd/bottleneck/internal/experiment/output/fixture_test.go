@@ -36,6 +36,7 @@ func fixture() *result.Run {
 	staging.Harness.Warnings = []string{"the stack's processes waited for a CPU 40% of the time they were ready to run"}
 	production := measured("production", 1000, 19.8, 980.2, 1840, 2310, 0.93)
 	production.Bottleneck.Verdict = "The bottleneck is the consumer: it handles 19.8 results/s while 1000 jobs/s arrive."
+	production.Bottleneck.Fixes = []result.Fix{{Summary: "consumer CONCURRENCY=63 with workers FORWARDERS=64 (predicted 44.0 jobs/s)", Settings: []string{"consumer:CONCURRENCY=63", "workers:FORWARDERS=64"}}}
 	workers := measured("workers-x2", 1000, 20.1, 979.9, 1900, 2400, 0.95)
 	workers.Settings = []string{"workers:WORKERS=8", "workers:LOG_LEVEL=debug"}
 	timeout := measured("vendor-timeout", 1000, 25, 975, 1500, 2000, 0.9)

@@ -193,8 +193,11 @@ func Notes(run *result.Run) []string {
 		for _, w := range r.Harness.Warnings {
 			lines = append(lines, fmt.Sprintf("%s: %s", r.Name, w))
 		}
-		if r.Bottleneck.Verdict != "" {
-			lines = append(lines, fmt.Sprintf("%s: %s", r.Name, r.Bottleneck.Verdict))
+		if v := r.Bottleneck.Verdict; v != "" {
+			if len(r.Bottleneck.Fixes) > 0 {
+				v = strings.TrimSuffix(v, ".") + ". The model recommends " + r.Bottleneck.Fixes[0].Summary + "."
+			}
+			lines = append(lines, fmt.Sprintf("%s: %s", r.Name, v))
 		}
 	}
 	if run.Stack.Analysis != "" && !anyAvailable(run) {

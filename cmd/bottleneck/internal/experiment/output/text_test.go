@@ -33,7 +33,7 @@ func TestTextShowsEveryRowAndWhatToKnow(t *testing.T) {
 		"production  cache-read      2.31 s  http://127.0.0.1:16686/trace/abcproduction",
 		"run with --keep",
 		"- staging: the stack's processes waited for a CPU 40%",
-		"- production: The bottleneck is the consumer: it handles 19.8 results/s",
+		"- production: The bottleneck is the consumer: it handles 19.8 results/s while 1000 jobs/s arrive. The model recommends consumer CONCURRENCY=63 with workers FORWARDERS=64 (predicted 44.0 jobs/s).",
 		"- vendor-timeout: 3.2 of the 25.0 results/s delivered were failed jobs",
 		"- broken: failed: starting the services: consumer exited",
 		`- consumer-capacity: skipped: the analysis of row "production" recommended no fix`,

@@ -20,9 +20,6 @@ const (
 	// otherLimit: other processes using this much of the machine are
 	// worth saying.
 	otherLimit = 20.0
-	// waitLimit: the stack's processes waiting this share of their
-	// runnable time for a CPU were slowed down by the machine.
-	waitLimit = 25.0
 )
 
 // measurement fills a row's numbers from the snapshots at the window's
@@ -140,14 +137,15 @@ func harness(row *result.Row, w plan.Workload, a, b measure.Snapshot, secs float
 			if h.StackCPUPercent != nil && h.OtherCPUPercent != nil {
 				use += fmt.Sprintf(" (the stack %.0f%%, other processes %.0f%%)", *h.StackCPUPercent, *h.OtherCPUPercent)
 			}
-			switch wait := h.StackCPUWaitPercent; {
-			case wait != nil && *wait >= waitLimit:
+			switch {
+			case busy >= busyLimit:
+				// No CPU to spare: whatever the stack needed beyond what it
+				// got, it waited for. The configuration did not set this
+				// row's limit alone.
 				h.Limited = true
-				h.Warnings = append(h.Warnings, fmt.Sprintf("the stack's processes waited for a CPU %.0f%% of the time they were ready to run; %s: the machine, not the configuration, limited this row", *wait, use))
-			case wait == nil && busy >= busyLimit:
-				// Without the stack's own wait times (a --target stack),
-				// a saturated machine is the best sign there is.
-				h.Limited = true
+				if w := h.StackCPUWaitPercent; w != nil {
+					use += fmt.Sprintf("; the stack's threads waited for a CPU %.0f%% of the time they were ready to run", *w)
+				}
 				h.Warnings = append(h.Warnings, use+": the machine, not the configuration, may have limited this row")
 			case h.OtherCPUPercent != nil && *h.OtherCPUPercent >= otherLimit:
 				h.Warnings = append(h.Warnings, fmt.Sprintf("other processes used %.0f%% of the machine's CPUs during the row", *h.OtherCPUPercent))

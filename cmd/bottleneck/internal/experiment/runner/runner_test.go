@@ -478,6 +478,24 @@ func (badFix) Diagnose(measure.TraceSample) diagnose.Diagnosis {
 	return diagnose.Diagnosis{Fixes: []diagnose.Fix{{Summary: "too much", Settings: []settings.Setting{{Service: "consumer", Name: "CONCURRENCY", Value: "500"}}}}}
 }
 
+func TestRunnerTellsABusyMachineFromALimitingOne(t *testing.T) {
+	r, p, sys, _, _ := newRunner(t, testPlan)
+	if err := p.Select([]string{"production"}); err != nil {
+		t.Fatal(err)
+	}
+	model := sys.model
+	sys.model = func(env settings.Env) rates {
+		m := model(env)
+		m.machineBusy = 0.6 // others use most of it, but CPU was left
+		return m
+	}
+	rows, _ := r.Run(context.Background(), p)
+	h := rows[0].Harness
+	if h.Limited || len(h.Warnings) != 1 || !strings.Contains(h.Warnings[0], "other processes used 58% of the machine's CPUs") {
+		t.Errorf("a busy machine with CPU to spare: %+v", h)
+	}
+}
+
 func TestRunnerSaysWhenTheHarnessLimitedARow(t *testing.T) {
 	r, p, sys, _, _ := newRunner(t, testPlan)
 	if err := p.Select([]string{"production"}); err != nil {
@@ -494,7 +512,7 @@ func TestRunnerSaysWhenTheHarnessLimitedARow(t *testing.T) {
 	want := []string{
 		"the producer generated 90 of the planned 100 jobs/s",
 		"30 spans were lost",
-		"the stack's processes waited for a CPU 50% of the time they were ready to run; the machine's CPUs were 95% busy (the stack 2%, other processes 92%)",
+		"the machine's CPUs were 95% busy (the stack 2%, other processes 92%); the stack's threads waited for a CPU 50% of the time they were ready to run: the machine, not the configuration, may have limited this row",
 	}
 	if !h.Limited || len(h.Warnings) != len(want) {
 		t.Fatalf("harness %+v", h)
