@@ -19,7 +19,7 @@ type Model struct {
 
 // Name implements Analyzer.
 func (Model) Name() string {
-	return "the capacity model of bottleneck report, on the traces of each window's last seconds"
+	return "the capacity model of bottleneck report, on the traces of each window's first seconds"
 }
 
 // Diagnose implements Analyzer.

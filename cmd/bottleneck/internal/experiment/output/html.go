@@ -187,15 +187,16 @@ func val(v *float64) float64 {
 	return *v
 }
 
-// niceMax rounds v up to 1, 2 or 5 times a power of ten, so the axis has
-// round ticks.
+// niceMax rounds v up to a round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6
+// or 8 times a power of ten), so the axis has round ticks and the longest
+// bar fills most of the chart.
 func niceMax(v float64) float64 {
 	if v <= 0 {
 		return 1
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if v <= m*p {
+	for _, m := range []float64{1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
+		if v <= m*p*(1+1e-9) {
 			return m * p
 		}
 	}

@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -140,5 +141,15 @@ func TestHTMLShowsOneBarPerRowInChromium(t *testing.T) {
 	}
 	if !productionWide || !stagingSmall {
 		t.Errorf("p99 bars: production wide %v, staging narrow %v", productionWide, stagingSmall)
+	}
+}
+
+func TestNiceMax(t *testing.T) {
+	for _, c := range []struct{ in, want float64 }{
+		{0, 1}, {1000.4, 1200}, {999.2, 1000}, {10.76, 12}, {3.44, 4}, {19.8, 20}, {0.7, 0.8}, {250, 250}, {251, 300},
+	} {
+		if got := niceMax(c.in); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("niceMax(%v) = %v, want %v", c.in, got, c.want)
+		}
 	}
 }
