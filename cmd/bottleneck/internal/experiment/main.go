@@ -325,12 +325,15 @@ func saveTrace(dir, row string, t jaegerapi.Trace) (string, error) {
 	return path, os.WriteFile(path, data, 0o644)
 }
 
+// checkWritable tells whether a file can be written at path, without
+// leaving one behind: the page is written next to it and renamed.
 func checkWritable(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
-	return f.Close()
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 func writeHTML(path string, run *result.Run) error {
