@@ -266,6 +266,12 @@ rows:
 	if b := rows["burst"].Blocked; b.BlockedSends == nil || *b.BlockedSends == 0 {
 		t.Errorf("bursts on the target's settings: %v blocked sends, want some", b.BlockedSends)
 	}
+	// CPU and memory come from each service's /metrics.
+	for _, name := range []string{"producer", "workers", "vendor-mock", "consumer"} {
+		if p := rows["burst"].Processes[name]; p.CPUPercent == nil || p.RSSMB == nil || *p.RSSMB <= 0 {
+			t.Errorf("no CPU or memory for %s from its /metrics: %+v", name, p)
+		}
+	}
 	if b := rows["burst-buffer"].Blocked; b.Sends == nil || *b.Sends == 0 || b.BlockedSends == nil || *b.BlockedSends != 0 {
 		t.Errorf("bursts with RESULTS_BUFFER=400: %v of %v sends blocked, want 0 of some", b.BlockedSends, b.Sends)
 	}

@@ -112,7 +112,7 @@ func TestReportNamesTheBottleneckThenSeesTheFix(t *testing.T) {
 	}
 
 	// The text a person reads names the finding and links the traces.
-	text, errOut, code := runReport(t, "--jaeger", sys.JaegerURL(), "--since", "10m")
+	text, errOut, code := runReport(t, "--jaeger", sys.JaegerURL(), "--since", "10m", "--console", "")
 	if code != 0 {
 		t.Fatalf("report exited %d: %s", code, errOut)
 	}

@@ -24,7 +24,7 @@ const modulePrefix = "github.com/hidden-bottleneck/hidden-bottleneck/"
 
 // The services `docker compose up` starts, and the tools behind a profile.
 var (
-	upServices   = []string{"consumer", "jaeger", "producer", "vendor-mock", "workers"}
+	upServices   = []string{"console", "consumer", "jaeger", "producer", "vendor-mock", "workers"}
 	toolServices = []string{"report"}
 )
 
@@ -59,7 +59,7 @@ func reportProblems(t *testing.T, problems []error) {
 	}
 }
 
-func TestComposeUpStartsTheFiveServices(t *testing.T) {
+func TestComposeUpStartsTheServicesAndTheConsole(t *testing.T) {
 	p := load(t, composecheck.Options{})
 	if got := p.ServiceNames(); !slices.Equal(got, upServices) {
 		t.Errorf("docker compose up starts %v, want %v", got, upServices)

@@ -80,8 +80,9 @@ var hostname = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
 // is an address with a wildcard host (":9090", "0.0.0.0:8081"), and, for a
 // server started with `--config FILE` (an OpenTelemetry Collector such as
 // Jaeger v2), every `endpoint:` of that file, with `${env:NAME:-default}`
-// resolved against the service's environment. The value says where the port
-// was learned.
+// resolved against the service's environment; and the address after a
+// `--listen` argument (the console). The value says where the port was
+// learned.
 func ListenPorts(p *types.Project, svc types.ServiceConfig) (map[int]string, error) {
 	ports := map[int]string{}
 	for k, v := range svc.Environment {
@@ -90,6 +91,14 @@ func ListenPorts(p *types.Project, svc types.ServiceConfig) (map[int]string, err
 		}
 		if e, ok := parseEndpoint(*v); ok && e.wildcard() {
 			ports[e.port] = k
+		}
+	}
+	args := append(append([]string(nil), svc.Entrypoint...), svc.Command...)
+	for i := 1; i < len(args); i++ {
+		if args[i-1] == "--listen" {
+			if e, ok := parseEndpoint(args[i]); ok && e.wildcard() {
+				ports[e.port] = "--listen"
+			}
 		}
 	}
 	cfg := configFile(p, svc)

@@ -288,9 +288,23 @@ func (f *fixer) consumerCapacity() *Fix {
 	return f.fix(why, false, cfg, cs...)
 }
 
-// resultsBuffer sizes the results channel for the burst: the most results
-// that wait at once when nothing blocks (the simulation with an unbounded
-// channel), never the size already in force.
+// burstBufferSize sizes a buffer per lane for a burst of burstJobs whose
+// backlog peaked at peak. The peak of the bursts read is a floor, not a
+// ceiling (the next burst's vendor calls may be slower): twice it, but
+// never more than a whole burst, which can't leave more waiting than it
+// has jobs. whole says the whole burst was the bound.
+func burstBufferSize(peak, burstJobs, lanes int) (size int, whole bool) {
+	want := 2 * peak
+	if burstJobs > peak && burstJobs < want {
+		want, whole = burstJobs, true
+	}
+	return ceilDiv(float64(want) / float64(max(lanes, 1))), whole
+}
+
+// resultsBuffer sizes the results channel for the burst from the most
+// results that wait at once when nothing blocks (the simulation with an
+// unbounded channel), with room for slower bursts (burstBufferSize), never
+// the size already in force.
 func (f *fixer) resultsBuffer() *Fix {
 	a := f.a
 	peak := a.Verdict.PeakBacklog
@@ -298,13 +312,19 @@ func (f *fixer) resultsBuffer() *Fix {
 	if a.Config.LanesOn() {
 		lanes = 2
 	}
-	size := min(niceCeil(max(ceilDiv(float64(peak)/float64(lanes)), a.Config.ResultsBufferCap+1)), maxResultsBuffer)
+	count, _ := burstShape(a)
+	size, whole := burstBufferSize(peak, count, lanes)
+	size = min(niceCeil(max(size, a.Config.ResultsBufferCap+1)), maxResultsBuffer)
 	if size <= a.Config.ResultsBufferCap {
 		return nil
 	}
 	cfg := a.Config
 	cfg.ResultsBufferCap = size
-	why := fmt.Sprintf("the burst's backlog peaked at %d results; %d slots absorb it without blocking a worker, and it drains between bursts", peak, size)
+	room := "twice that, for bursts slower than this one"
+	if whole {
+		room = "a whole burst"
+	}
+	why := fmt.Sprintf("the burst's backlog peaked at %d results; %d slots (%s) absorb it without blocking a worker, and it drains between bursts", peak, size, room)
 	return f.fix(why, false, cfg, change{ServiceWorkers, "RESULTS_BUFFER", strconv.Itoa(size), "results_buffer", size})
 }
 

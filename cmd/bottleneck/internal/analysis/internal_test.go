@@ -64,3 +64,21 @@ func TestCompareIDs(t *testing.T) {
 		t.Error("want numeric order for numbers, text order otherwise")
 	}
 }
+
+func TestBurstBufferSizeLeavesRoomButNoMoreThanABurst(t *testing.T) {
+	for _, c := range []struct {
+		peak, burst, lanes, size int
+		whole                    bool
+	}{
+		{13, 20, 1, 20, true},   // the checkout burst: all 20 fit
+		{13, 100, 1, 26, false}, // a long burst: twice the peak
+		{13, 13, 1, 26, false},  // burst size unknown or no larger than the peak
+		{13, 100, 2, 13, false}, // per lane
+		{0, 0, 1, 0, false},
+	} {
+		size, whole := burstBufferSize(c.peak, c.burst, c.lanes)
+		if size != c.size || whole != c.whole {
+			t.Errorf("burstBufferSize(%d, %d, %d) = %d, %v; want %d, %v", c.peak, c.burst, c.lanes, size, whole, c.size, c.whole)
+		}
+	}
+}

@@ -11,10 +11,12 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -93,6 +95,7 @@ func Collect(ctx context.Context, c *jaegerapi.Client, m Meta) (Findings, error)
 // options are the parsed command line.
 type options struct {
 	jaeger, ui string
+	console    string // the console's URL, for trace links when Jaeger has no UI
 	since      time.Duration
 	window     string // FROM..TO instead of since
 	limit      int
@@ -121,8 +124,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now time.
 		fmt.Fprintf(stderr, "bottleneck report: --jaeger: %v\n", err)
 		return ExitUsage
 	}
+	ui := linkBase(ctx, client, opts)
 	meta := func(w Window) Meta {
-		return Meta{Jaeger: client.URL(), UI: opts.ui, Service: Service, Window: w, Limit: opts.limit, Thresholds: DefaultThresholds(), Admin: opts.admin}
+		return Meta{Jaeger: client.URL(), UI: ui, Service: Service, Window: w, Limit: opts.limit, Thresholds: DefaultThresholds(), Admin: opts.admin}
 	}
 
 	if opts.compare[0] == "" {
@@ -168,6 +172,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (options, int, bool) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.jaeger, "jaeger", defaultJaeger, "Jaeger query `URL`")
 	fs.StringVar(&o.ui, "ui", "", "base `URL` for trace links (default: --jaeger); set it when the report runs where Jaeger has another name, e.g. in compose")
+	fs.StringVar(&o.console, "console", defaultConsole, "the console's `URL`: trace links open its trace view when Jaeger serves its placeholder\ninstead of a UI (the build from the Go module) and the console answers; \"\" never")
 	fs.DurationVar(&o.since, "since", defaultSince, "read the traces of the last `duration`")
 	fs.StringVar(&o.window, "window", "", "read the traces of the window `FROM..TO` instead (the forms of --compare)")
 	fs.IntVar(&o.limit, "limit", defaultLimit, "read at most `n` traces per window (the newest)")
@@ -285,4 +290,38 @@ func colorAllowed(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// defaultConsole is where `bottleneck up` and compose serve the console.
+const defaultConsole = "http://localhost:8090"
+
+// linkBase is the base URL of the report's trace links: --ui when given;
+// else the console, when Jaeger serves its placeholder page (no UI to
+// open a trace in) and the console answers; else Jaeger itself.
+func linkBase(ctx context.Context, c *jaegerapi.Client, o options) string {
+	if o.ui != "" || o.console == "" {
+		return o.ui
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if holder, err := c.UIPlaceholder(ctx); err != nil || !holder {
+		return ""
+	}
+	base := strings.TrimRight(o.console, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Service string `json:"service"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&h) != nil || h.Service != "console" {
+		return ""
+	}
+	return base
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,6 +25,9 @@ type options struct {
 	portBase     int
 	build        bool
 	color        string
+	// console is where the console listens: "" = the default for the
+	// ports (127.0.0.1:8090, or port-base+11), "off" = no console.
+	console string
 }
 
 // Choices, in the order --help lists them.
@@ -62,7 +66,8 @@ Examples:
   bottleneck up --fix lanes --fix timeout        two fixes at once
   bottleneck up --scenario steady --fault flaky  steady load, a vendor that fails
   bottleneck up --env workers:WORKERS=8 --env LOG_LEVEL=debug
-  bottleneck up --port-base 20000                beside another stack (ports 20000-20010)
+  bottleneck up --port-base 20000                beside another stack (ports 20000-20011)
+  bottleneck up --console off                    without the live console
   bottleneck up --jaeger=false --otlp-endpoint http://127.0.0.1:4317
 `
 
@@ -96,6 +101,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "`URL` of an OTLP/gRPC collector already running, with --jaeger=false\n(default http://127.0.0.1:4317)")
 	fs.IntVar(&o.portBase, "port-base", 0, "use ports `N`..N+10 instead of the standard ones (Jaeger UI = N, OTLP = N+2,\nproducer = N+5, workers = N+7, vendor-mock = N+8, consumer = N+10)")
 	fs.BoolVar(&o.build, "build", true, "rebuild service binaries that are out of date (go build; about a second when\nnothing changed); --build=false only builds missing ones")
+	fs.StringVar(&o.console, "console", "", "`ADDR` for the live console (default 127.0.0.1:8090, or 127.0.0.1:N+11 with --port-base);\n\"off\" starts none")
 	fs.StringVar(&o.color, "color", "auto", "`WHEN` to color the log prefixes: auto (when a terminal, unless NO_COLOR), always, never")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -128,6 +134,11 @@ func (o options) validate() error {
 	if o.portBase != 0 {
 		if _, err := stack.PortsFrom(o.portBase); err != nil {
 			errs = append(errs, fmt.Errorf("--port-base: %w", err))
+		}
+	}
+	if o.console != "" && o.console != "off" {
+		if _, _, err := net.SplitHostPort(o.console); err != nil {
+			errs = append(errs, fmt.Errorf("--console %q: want host:port or off", o.console))
 		}
 	}
 	for _, e := range o.env {
@@ -217,4 +228,17 @@ func (o options) workers() int {
 		}
 	}
 	return n
+}
+
+// consoleAddr is where the console listens, "" for none.
+func (o options) consoleAddr() string {
+	switch {
+	case o.console == "off":
+		return ""
+	case o.console != "":
+		return o.console
+	case o.portBase != 0:
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(o.portBase+stack.PortCount))
+	}
+	return "127.0.0.1:8090"
 }

@@ -116,3 +116,26 @@ func TestExplainAddsTheWayOut(t *testing.T) {
 		t.Errorf("explain = %q, want %q", got, want)
 	}
 }
+
+func TestConsoleAddr(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "127.0.0.1:8090"},
+		{[]string{"--port-base", "20000"}, "127.0.0.1:20011"},
+		{[]string{"--console", "127.0.0.1:9999"}, "127.0.0.1:9999"},
+		{[]string{"--console", "off"}, ""},
+	} {
+		o, err := parseOptions(tc.args, &strings.Builder{})
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := o.consoleAddr(); got != tc.want {
+			t.Errorf("%v: console at %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if _, err := parseOptions([]string{"--console", "nonsense"}, &strings.Builder{}); err == nil {
+		t.Error("--console nonsense: accepted")
+	}
+}

@@ -9,12 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/console"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/stack"
 )
 
@@ -50,7 +52,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bottleneck up: %s\n", explain(err))
 		return exitError
 	}
-	fmt.Fprint(out, banner(s, o, time.Since(began)))
+	consoleURL := ""
+	if addr := o.consoleAddr(); addr != "" {
+		c, err := startConsole(ctx, s, addr, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "bottleneck up: the console did not start (%v); the stack runs without it\n", err)
+		} else {
+			consoleURL = strings.Replace(c.URL(), "127.0.0.1", "localhost", 1)
+		}
+	}
+	fmt.Fprint(out, banner(s, o, time.Since(began), consoleURL))
 
 	select {
 	case <-ctx.Done():
@@ -118,7 +129,22 @@ func leaves(err error) []error {
 	return []error{err}
 }
 
-func banner(s *stack.Stack, o options, took time.Duration) string {
+// startConsole serves the console in this process, on the stack's URLs,
+// until ctx ends.
+func startConsole(ctx context.Context, s *stack.Stack, addr string, stderr io.Writer) (*console.Console, error) {
+	jaegerURL := s.JaegerURL()
+	if jaegerURL == "" {
+		jaegerURL = "http://127.0.0.1:16686"
+	}
+	return console.Start(ctx, console.Options{
+		Listen: addr, Jaeger: jaegerURL,
+		Producer: s.URL(stack.Producer), Workers: s.URL(stack.Workers),
+		VendorMock: s.URL(stack.VendorMock), Consumer: s.URL(stack.Consumer),
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("service", "console"),
+	})
+}
+
+func banner(s *stack.Stack, o options, took time.Duration, consoleURL string) string {
 	local := func(name string) string {
 		return strings.Replace(s.URL(name), "127.0.0.1", "localhost", 1)
 	}
@@ -135,6 +161,9 @@ func banner(s *stack.Stack, o options, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nhidden-bottleneck is up after %s: scenario %s, vendor faults %s, fixes %s\n\n",
 		took.Round(100*time.Millisecond), o.scenario, fault, fixes)
+	if consoleURL != "" {
+		fmt.Fprintf(&b, "  Console          %s/   live pipeline, worker timelines, verdict, controls, trace view\n", consoleURL)
+	}
 	if j := s.JaegerURL(); j != "" {
 		fmt.Fprintf(&b, "  Jaeger           %s   query API /api/traces; this source build shows a placeholder page,\n", local(stack.Jaeger))
 		fmt.Fprintf(&b, "                   the full UI is in the Docker image (docker compose up)\n")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/lifecycle"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/metrics"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/config"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/internal/ledger"
@@ -29,6 +30,11 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return fmt.Errorf("set up tracing: %w", err)
 	}
 	flush := lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown, Budget: tracing.ShutdownBudget}
+	mp, err := metrics.New(ctx, "consumer")
+	if err != nil {
+		_ = tp.Shutdown(ctx)
+		return err
+	}
 
 	// A ledger that cannot be opened stops the start: running without it
 	// would forget every handled job.
@@ -61,7 +67,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		_ = tp.Shutdown(ctx)
 		return err
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := &http.Server{Handler: mp.Mount(srv.Handler()), ReadHeaderTimeout: 5 * time.Second}
 
 	log.Info("consumer started", "grpc", gl.Addr().String(), "http", hl.Addr().String(),
 		"process_delay", cfg.ProcessDelay, "concurrency", cfg.Concurrency, "dedup_capacity", cfg.DedupCapacity,

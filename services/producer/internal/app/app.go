@@ -12,6 +12,7 @@ import (
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/lifecycle"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/metrics"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/config"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/consumer"
@@ -33,6 +34,11 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		return fmt.Errorf("set up tracing: %w", err)
 	}
 	flush := lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown, Budget: tracing.ShutdownBudget}
+	mp, err := metrics.New(ctx, "producer")
+	if err != nil {
+		_ = tp.Shutdown(ctx)
+		return err
+	}
 
 	wc, err := workers.New(cfg.WorkersAddr, tp)
 	if err != nil {
@@ -68,7 +74,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		_ = tp.Shutdown(ctx)
 		return err
 	}
-	httpSrv := &http.Server{Handler: server.New(runner, tp, log).Handler(), ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := &http.Server{Handler: mp.Mount(server.New(runner, tp, log).Handler()), ReadHeaderTimeout: 5 * time.Second}
 
 	log.Info("producer started", "http", hl.Addr().String(), "workers", cfg.WorkersAddr, "consumer", cfg.ConsumerAddr,
 		"scenario", cfg.Scenario, "retry_after", cfg.RetryAfter, "max_attempts", cfg.MaxAttempts, "tracing", tp.Enabled())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/lifecycle"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/metrics"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/vendor-mock/config"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/vendor-mock/internal/faults"
@@ -49,13 +50,17 @@ func Serve(ctx context.Context, cfg config.Config, l net.Listener, logOut io.Wri
 	if err != nil {
 		return err
 	}
+	mp, err := metrics.New(ctx, server.ServiceName)
+	if err != nil {
+		return errors.Join(err, tp.Shutdown(context.WithoutCancel(ctx)))
+	}
 	decider := faults.NewDecider(cfg.FaultSeed)
 	srv, err := server.New(server.Options{Tracing: tp, Log: log, Decider: decider, Faults: start})
 	if err != nil {
 		return errors.Join(err, tp.Shutdown(context.WithoutCancel(ctx)))
 	}
 	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           mp.Mount(srv.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// No write timeout: slow and hung answers are the point.

@@ -15,10 +15,12 @@ import (
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/lifecycle"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/metrics"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/config"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/consumer"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/pool"
+	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/poolmetrics"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/server"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/vendor"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/workers/internal/work"
@@ -87,7 +89,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (a
 	srv := server.New(a.pool, tr, log)
 	a.grpc = grpc.NewServer(tr.GRPCServerOption(nil))
 	jobsv1.RegisterWorkerPoolServer(a.grpc, srv)
-	a.http = &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 5 * time.Second}
+	mp, err := metrics.New(ctx, o.Tracing.ServiceName)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := poolmetrics.Register(mp.Meter("hidden-bottleneck/workers"), a.pool); err != nil {
+		return nil, err
+	}
+	a.http = &http.Server{Handler: mp.Mount(srv.HTTPHandler()), ReadHeaderTimeout: 5 * time.Second}
 
 	if a.grpcLis, err = lifecycle.Listen(cfg.GRPCAddr, "GRPC_ADDR"); err != nil {
 		return nil, err

@@ -32,6 +32,9 @@ go_goroutines 42
 	if _, err := parseMetrics(strings.NewReader("process_cpu_seconds_total NaN\n")); err == nil {
 		t.Error("NaN CPU: want an error")
 	}
+	if _, err := parseMetrics(strings.NewReader("<html>not metrics</html>\n")); err == nil {
+		t.Error("a page that is not Prometheus text: want an error")
+	}
 }
 
 func TestReadMetricsOverHTTP(t *testing.T) {

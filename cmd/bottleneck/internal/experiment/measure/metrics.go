@@ -1,15 +1,14 @@
 package measure
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/metrics"
 )
 
 // Prometheus's standard process metrics, as every service's /metrics
@@ -38,46 +37,29 @@ func ReadMetrics(ctx context.Context, c *http.Client, baseURL string) (ProcSampl
 	return parseMetrics(io.LimitReader(resp.Body, maxStatsBytes))
 }
 
-// parseMetrics reads the two process metrics from the text format: lines
-// "name value" or "name{labels} value", comments starting with #.
+// parseMetrics reads the two process metrics from the text format, with
+// the parser every part of the project reads /metrics with.
 func parseMetrics(r io.Reader) (ProcSample, error) {
 	var s ProcSample
-	var hasRSS bool
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest, _ := strings.Cut(line, " ")
-		name, _, _ = strings.Cut(name, "{")
-		if name != metricCPU && name != metricRSS {
-			continue
-		}
-		if i := strings.LastIndexByte(line, '}'); i >= 0 {
-			rest = line[i+1:]
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil || math.IsNaN(v) || v < 0 {
-			return s, fmt.Errorf("/metrics: %s %q is not a number", name, f[0])
-		}
-		switch name {
-		case metricCPU:
-			s.CPU, s.HasCPU = time.Duration(v*float64(time.Second)), true
-		case metricRSS:
-			s.RSS, hasRSS = uint64(v), true
-		}
-	}
-	if err := sc.Err(); err != nil {
+	f, err := metrics.Parse(r)
+	if err != nil {
 		return s, err
 	}
-	if !s.HasCPU && !hasRSS {
+	cpu, hasCPU := f.Value(metricCPU)
+	rss, hasRSS := f.Value(metricRSS)
+	if !hasCPU && !hasRSS {
 		return s, fmt.Errorf("/metrics has neither %s nor %s", metricCPU, metricRSS)
+	}
+	for _, v := range []float64{cpu, rss} {
+		if math.IsNaN(v) || v < 0 {
+			return s, fmt.Errorf("/metrics: %v is not a CPU time or a size", v)
+		}
+	}
+	if hasCPU {
+		s.CPU, s.HasCPU = time.Duration(cpu*float64(time.Second)), true
+	}
+	if hasRSS {
+		s.RSS = uint64(rss)
 	}
 	return s, nil
 }
