@@ -2,11 +2,20 @@ module github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck
 
 go 1.26.0
 
-require github.com/hidden-bottleneck/hidden-bottleneck/pkg v0.0.0-00010101000000-000000000000
+require (
+	github.com/chromedp/chromedp v0.23.0
+	github.com/hidden-bottleneck/hidden-bottleneck/pkg v0.0.0-00010101000000-000000000000
+	github.com/hidden-bottleneck/hidden-bottleneck/services/consumer v0.0.0-00010101000000-000000000000
+	github.com/hidden-bottleneck/hidden-bottleneck/services/vendor-mock v0.0.0-00010101000000-000000000000
+	github.com/hidden-bottleneck/hidden-bottleneck/services/workers v0.0.0-00010101000000-000000000000
+	go.yaml.in/yaml/v3 v3.0.6
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
@@ -29,4 +38,9 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace github.com/hidden-bottleneck/hidden-bottleneck/pkg => ../../pkg
+replace (
+	github.com/hidden-bottleneck/hidden-bottleneck/pkg => ../../pkg
+	github.com/hidden-bottleneck/hidden-bottleneck/services/consumer => ../../services/consumer
+	github.com/hidden-bottleneck/hidden-bottleneck/services/vendor-mock => ../../services/vendor-mock
+	github.com/hidden-bottleneck/hidden-bottleneck/services/workers => ../../services/workers
+)

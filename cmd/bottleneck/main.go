@@ -1,6 +1,7 @@
 // Command bottleneck runs hidden-bottleneck without Docker (`up`), names
-// the bottleneck from Jaeger's traces (`report`) and shows it live
-// (`console`).
+// the bottleneck from Jaeger's traces (`report`), shows it live
+// (`console`) and measures a plan of configurations side by side
+// (`experiment`).
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/console"
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/report"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/up"
 )
@@ -22,6 +24,9 @@ Usage:
   bottleneck up [flags]       start Jaeger and the four services; Ctrl-C stops them
   bottleneck report [flags]   name the bottleneck from the traces in Jaeger
   bottleneck console [flags]  a live page: pipeline, worker timelines, verdict, controls
+  bottleneck experiment [flags]
+                              measure a plan of configurations side by side: the
+                              incident's story, every step, on your machine
 
 Run "bottleneck <command> --help" for a command's flags.
 `
@@ -44,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return report.Main(ctx, args[1:], stdout, stderr)
 	case "console":
 		return console.Main(ctx, args[1:], stdout, stderr)
+	case "experiment":
+		return experiment.Main(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -212,12 +212,19 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 15 * time.Second
 	}
-	for name := range cfg.ServiceEnv {
-		if !slices.Contains(stopOrder(), name) {
-			return cfg, fmt.Errorf("environment for unknown process %q (want one of %s)", name, strings.Join(stopOrder(), ", "))
-		}
+	if err := checkServiceEnv(cfg.ServiceEnv); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
+}
+
+func checkServiceEnv(env map[string][]string) error {
+	for name := range env {
+		if !slices.Contains(stopOrder(), name) {
+			return fmt.Errorf("environment for unknown process %q (want one of %s)", name, strings.Join(stopOrder(), ", "))
+		}
+	}
+	return nil
 }
 
 func (c Config) outputOrDiscard() io.Writer {
@@ -463,4 +470,87 @@ func (s *Stack) Restart(ctx context.Context, name string) error {
 		return fmt.Errorf("restart: %w", err)
 	}
 	return p.waitHealthy(ctx, s.cfg.StartTimeout)
+}
+
+// services are the stack's processes other than Jaeger, in stop order.
+func (s *Stack) services() []*process {
+	var ps []*process
+	for _, n := range stopOrder() {
+		if p, ok := s.procs[n]; ok && n != Jaeger {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// StopServices stops the four services gracefully, in stop order (see the
+// package comment), and leaves Jaeger running, so that their last spans
+// reach it and stay queryable. The stack itself keeps running: Wait does not
+// return, and StartServices starts the services again. `bottleneck
+// experiment` uses the pair to give every row of a plan fresh processes.
+func (s *Stack) StopServices() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return errors.New("stop services: the stack is stopping")
+	}
+	var errs []error
+	for _, p := range s.services() {
+		errs = append(errs, p.terminate(s.cfg.StopTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// StartServices starts the four services again after StopServices, on the
+// same ports, with serviceEnv in place of Config.ServiceEnv (an entry for
+// Jaeger is ignored: it keeps running), and waits until all are healthy,
+// in dependency order. A service that is still running is restarted.
+func (s *Stack) StartServices(ctx context.Context, serviceEnv map[string][]string) error {
+	if err := checkServiceEnv(serviceEnv); err != nil {
+		return fmt.Errorf("start services: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return errors.New("start services: the stack is stopping")
+	}
+	env := make(map[string][]string, len(serviceEnv)+1)
+	for n, kv := range serviceEnv {
+		if n != Jaeger {
+			env[n] = slices.Clone(kv)
+		}
+	}
+	if kv, ok := s.cfg.ServiceEnv[Jaeger]; ok {
+		env[Jaeger] = kv
+	}
+	s.cfg.ServiceEnv = env
+	for _, p := range s.services() {
+		if err := p.terminate(s.cfg.StopTimeout); err != nil {
+			return fmt.Errorf("start services: %w", err)
+		}
+	}
+	for _, level := range startLevels() {
+		var started []*process
+		for _, n := range level {
+			p, ok := s.procs[n]
+			if !ok || n == Jaeger {
+				continue
+			}
+			p.env = s.env(n)
+			if err := p.start(s.onUnexpectedExit); err != nil {
+				return fmt.Errorf("start services: %w", err)
+			}
+			started = append(started, p)
+		}
+		errs := make([]error, len(started))
+		var wg sync.WaitGroup
+		for i, p := range started {
+			wg.Go(func() { errs[i] = p.waitHealthy(ctx, s.cfg.StartTimeout) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("start services: %w", err)
+		}
+	}
+	return nil
 }

@@ -412,3 +412,76 @@ func waitGone(t *testing.T, pid int, what string) {
 	}
 	t.Errorf("%s (pid %d) still runs 10s later", what, pid)
 }
+
+func TestStackRestartsTheServicesWithNewEnvAndKeepsJaeger(t *testing.T) {
+	cfg, events, _ := testConfig(t)
+	cfg.ServiceEnv = map[string][]string{Workers: {"EXTRA=first"}, Jaeger: {"JAEGER_KEEP=1"}}
+	s, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	pids := map[string]int{}
+	for _, n := range stopOrder() {
+		if pids[n] = s.Pid(n); pids[n] <= 0 {
+			t.Fatalf("Pid(%s) = %d while running", n, pids[n])
+		}
+	}
+	if s.Pid("nope") != 0 {
+		t.Error("Pid of an unknown process: want 0")
+	}
+
+	if err := s.StopServices(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := eventLines(t, events, "stop"), []string{Producer, Workers, VendorMock, Consumer}; !slices.Equal(got, want) {
+		t.Errorf("StopServices stopped %v, want %v", got, want)
+	}
+	for _, n := range []string{Producer, Workers, VendorMock, Consumer} {
+		if pid := s.Pid(n); pid != 0 {
+			t.Errorf("Pid(%s) = %d after StopServices, want 0", n, pid)
+		}
+		waitGone(t, pids[n], n)
+	}
+	if s.Pid(Jaeger) != pids[Jaeger] {
+		t.Errorf("jaeger's PID changed from %d to %d: it should keep running", pids[Jaeger], s.Pid(Jaeger))
+	}
+	select {
+	case <-s.Done():
+		t.Fatal("the stack stopped with its services")
+	default:
+	}
+
+	if err := s.StartServices(context.Background(), map[string][]string{Consumer: {"EXTRA=second"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventLines(t, events, "start"); len(got) != 9 || got[5] == Producer || got[8] != Producer {
+		t.Errorf("starts %v: want the five, then the four services in dependency order", got)
+	}
+	for _, c := range []struct{ name, want, notWant string }{
+		{Consumer, "EXTRA=second", ""},
+		{Workers, "", "EXTRA=first"},
+	} {
+		data, _ := os.ReadFile(filepath.Join(cfg.RepoRoot, c.name+".env"))
+		if c.want != "" && !strings.Contains(string(data), c.want+"\n") {
+			t.Errorf("%s env after StartServices lacks %s:\n%s", c.name, c.want, data)
+		}
+		if c.notWant != "" && strings.Contains(string(data), c.notWant) {
+			t.Errorf("%s env after StartServices still has the old %s:\n%s", c.name, c.notWant, data)
+		}
+	}
+	for _, n := range []string{Producer, Workers, VendorMock, Consumer} {
+		if pid := s.Pid(n); pid <= 0 || pid == pids[n] {
+			t.Errorf("Pid(%s) = %d after StartServices (was %d): want a new process", n, pid, pids[n])
+		}
+	}
+	if err := s.StartServices(context.Background(), map[string][]string{"nope": nil}); err == nil {
+		t.Error("StartServices with env for an unknown process: want an error")
+	}
+	if err := s.Stop(); err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+	if err := s.StopServices(); err == nil {
+		t.Error("StopServices after Stop: want an error")
+	}
+}
