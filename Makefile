@@ -53,13 +53,16 @@ standins: $(BIN)/jaeger
 
 ## test-compose: only the `docker compose up` test (needs a Docker engine; see deploy/composetest)
 test-compose:
-	cd deploy/composetest && $(GO) test -count=1 -v $(TESTFLAGS) ./...
+	cd deploy/composetest && $(GO) test -count=1 -timeout=30m -v $(TESTFLAGS) ./...
 
 ## test: every module's tests, end-to-end ones included (they need build + jaeger)
+# The compose test builds five images first: a cold build on a busy
+# 2-core machine can take most of go test's default 10 minutes.
 test: build jaeger
 	@set -e; for m in $(MODULES); do \
 		echo "== go test $$m"; \
-		(cd $$m && $(GO) test -count=1 $(TESTFLAGS) ./...); \
+		timeout=; case $$m in */deploy/composetest) timeout=-timeout=30m;; esac; \
+		(cd $$m && $(GO) test -count=1 $$timeout $(TESTFLAGS) ./...); \
 	done
 
 ## test-short: unit tests only, no processes, no Jaeger

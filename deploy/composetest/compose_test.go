@@ -286,15 +286,29 @@ func removeStaleProjects(t *testing.T, ctx context.Context, s *stack) {
 			names[name] = true
 		}
 	}
+	// Images built by Compose carry the label too; `image ls` cannot print
+	// it, so inspect them.
+	r := s.docker(ctx, "image", "ls", "--quiet", "--filter", "label=com.docker.compose.project")
+	if r.err != nil {
+		t.Fatalf("%s", r)
+	}
+	if ids := slices.Compact(slices.Sorted(strings.FieldsSeq(r.stdout))); len(ids) > 0 {
+		r := s.docker(ctx, append([]string{"image", "inspect", "--format", `{{index .Config.Labels "com.docker.compose.project"}}`}, ids...)...)
+		if r.err != nil {
+			t.Fatalf("%s", r)
+		}
+		for name := range strings.FieldsSeq(r.stdout) {
+			names[name] = true
+		}
+	}
 	for name := range names {
 		pid, ok := projectPID(name)
 		if !ok || processRuns(pid) {
 			continue
 		}
 		stale := &stack{project: name, dir: s.dir, env: s.env}
-		r := stale.compose(ctx, nil, "--profile", "tools", "down", "--volumes", "--remove-orphans", "--rmi", "local", "--timeout", "5")
-		if r.err != nil {
-			t.Fatalf("taking down the stale project %s: %s", name, r)
+		if err := stale.teardown(ctx); err != nil {
+			t.Fatalf("taking down the stale project %s: %v", name, err)
 		}
 		t.Logf("took down the stale project %s, left by process %d", name, pid)
 	}
@@ -330,9 +344,31 @@ func (s *stack) printDiagnostics(t *testing.T, ctx context.Context, services []s
 	}
 }
 
-// down takes the project down with everything it made.
+// down takes the project down with everything it made: containers,
+// networks, volumes and built images.
 func (s *stack) down(ctx context.Context) result {
 	return s.compose(ctx, nil, "--profile", "tools", "down", "--volumes", "--remove-orphans", "--rmi", "local")
+}
+
+// teardown is down for a project in any state: `down --rmi local` removes
+// images only along with containers, so images built by a run that never
+// started (or that down already emptied) are removed by their label.
+func (s *stack) teardown(ctx context.Context) error {
+	if r := s.down(ctx); r.err != nil {
+		return fmt.Errorf("%s", r)
+	}
+	r := s.docker(ctx, "image", "ls", "--quiet", "--filter", "label=com.docker.compose.project="+s.project)
+	if r.err != nil {
+		return fmt.Errorf("%s", r)
+	}
+	ids := slices.Compact(slices.Sorted(strings.FieldsSeq(r.stdout)))
+	if len(ids) == 0 {
+		return nil
+	}
+	if r := s.docker(ctx, append([]string{"image", "rm"}, ids...)...); r.err != nil {
+		return fmt.Errorf("%s", r)
+	}
+	return nil
 }
 
 // leftovers lists the containers, networks, volumes and images of the
@@ -347,7 +383,7 @@ func (s *stack) leftovers(ctx context.Context) ([]string, error) {
 		{"container", []string{"ps", "-a", "--filter", label, "--format", "{{.Names}}"}},
 		{"network", []string{"network", "ls", "--filter", label, "--format", "{{.Name}}"}},
 		{"volume", []string{"volume", "ls", "--filter", label, "--format", "{{.Name}}"}},
-		{"image", []string{"image", "ls", "--filter", "reference=" + s.project + "-*", "--format", "{{.Repository}}:{{.Tag}}"}},
+		{"image", []string{"image", "ls", "--filter", label, "--format", "{{.Repository}}:{{.Tag}}"}},
 	} {
 		r := s.docker(ctx, q.args...)
 		if r.err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -61,19 +62,24 @@ func TestComposeUp(t *testing.T) {
 	cfg := s.config(t, ctx)
 	requireFreePorts(t, cfg.ports)
 
+	// On failure, what the containers said, once: before the down step
+	// removes them, or in the cleanup when a step ended the test early.
+	diagnose := sync.OnceFunc(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		s.printDiagnostics(t, ctx, upServices)
+	})
 	// Cleanups run last-registered first: logs on failure, then down.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupReserve)
 		defer cancel()
-		if r := s.down(ctx); r.err != nil {
-			t.Errorf("cleanup: %s", r)
+		if err := s.teardown(ctx); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
 	})
 	t.Cleanup(func() {
 		if t.Failed() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			s.printDiagnostics(t, ctx, upServices)
+			diagnose()
 		}
 	})
 
@@ -218,6 +224,9 @@ func TestComposeUp(t *testing.T) {
 		s.stopWorkersDuringBurst(t, ctx, urls, j, cfg.workersGrace)
 	})
 
+	if t.Failed() {
+		diagnose()
+	}
 	t.Run("down leaves nothing behind", func(t *testing.T) {
 		r := s.down(ctx)
 		if r.err != nil {
