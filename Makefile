@@ -12,7 +12,7 @@ BIN     := $(CURDIR)/bin
 export HB_BIN_DIR := $(BIN)
 TESTFLAGS ?=
 
-.PHONY: all build jaeger test test-short lint generate tidy clean bench
+.PHONY: all build jaeger docker-compose compose-plugin standins test test-compose test-short lint generate tidy clean bench
 
 all: lint test
 
@@ -31,11 +31,38 @@ $(BIN)/jaeger: deploy/jaeger/go.mod deploy/jaeger/go.sum
 	@mkdir -p $(BIN)
 	cd deploy/jaeger && GOWORK=off $(GO) build -o $(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 
+## docker-compose: Compose v2 from its own tool module (deploy/compose); ~2-3 min cold
+# The version is the one deploy/compose/go.mod pins; `docker compose version`
+# shows it and Compose labels its containers with it.
+COMPOSE_VERSION = $(shell sed -n 's/^[[:space:]]*github.com\/docker\/compose\/v2 \(v[^ ]*\).*/\1/p' deploy/compose/go.mod)
+docker-compose: $(BIN)/docker-compose
+$(BIN)/docker-compose: deploy/compose/go.mod deploy/compose/go.sum
+	@mkdir -p $(BIN)
+	cd deploy/compose && GOWORK=off $(GO) build -trimpath \
+		-ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$(COMPOSE_VERSION)" \
+		-o $(BIN)/docker-compose github.com/docker/compose/v2/cmd
+
+## compose-plugin: install bin/docker-compose as the docker CLI's compose plugin
+compose-plugin: $(BIN)/docker-compose
+	install -D -m 0755 $(BIN)/docker-compose "$${DOCKER_CONFIG:-$$HOME/.docker}/cli-plugins/docker-compose"
+	docker compose version
+
+## standins: local stand-ins for the base images, for machines without a registry (deploy/standins)
+standins: $(BIN)/jaeger
+	deploy/standins/build.sh
+
+## test-compose: only the `docker compose up` test (needs a Docker engine; see deploy/composetest)
+test-compose:
+	cd deploy/composetest && $(GO) test -count=1 -timeout=30m -v $(TESTFLAGS) ./...
+
 ## test: every module's tests, end-to-end ones included (they need build + jaeger)
+# The compose test builds five images first: a cold build on a busy
+# 2-core machine can take most of go test's default 10 minutes.
 test: build jaeger
 	@set -e; for m in $(MODULES); do \
 		echo "== go test $$m"; \
-		(cd $$m && $(GO) test -count=1 $(TESTFLAGS) ./...); \
+		timeout=; case $$m in */deploy/composetest) timeout=-timeout=30m;; esac; \
+		(cd $$m && $(GO) test -count=1 $$timeout $(TESTFLAGS) ./...); \
 	done
 
 ## test-short: unit tests only, no processes, no Jaeger

@@ -43,8 +43,11 @@ type Result struct {
 	Copied []string
 	// Files lists every context file those sources bring in, after
 	// .dockerignore: what the build stage sees.
-	Files    []string
-	Problems []error
+	Files []string
+	// BaseImages lists the images from a registry (not scratch, not a
+	// stage) that the target's stages start FROM, expanded and sorted.
+	BaseImages []string
+	Problems   []error
 }
 
 // Platform args BuildKit defines by itself; values only matter for paths,
@@ -134,6 +137,8 @@ func Check(b Build) (Result, error) {
 			where, final.entrypoint[0], final.copiedTo))
 	}
 	res.Copied = c.copied
+	slices.Sort(c.bases)
+	res.BaseImages = c.bases
 	slices.Sort(c.files)
 	res.Files = slices.Compact(c.files)
 	return res, nil
@@ -179,6 +184,7 @@ type checker struct {
 	visiting map[int]bool
 	copied   []string
 	files    []string
+	bases    []string
 	res      *Result
 	// unset remembers the variables already reported missing, per stage,
 	// so one missing ARG is one problem, not one per use.
@@ -232,6 +238,9 @@ func (c *checker) stage(i int) stageFacts {
 	} else {
 		facts.env = vars{}
 		if base != "scratch" {
+			if !slices.Contains(c.bases, base) {
+				c.bases = append(c.bases, base)
+			}
 			if err := PinnedImage(base); err != nil {
 				c.problem("%s: FROM %w", where, err)
 			}

@@ -118,6 +118,26 @@ func TestBuildArgDecidesWhatIsCopied(t *testing.T) {
 	}
 }
 
+// The base images follow the build args, so a mirror or a stand-in passed
+// as GO_IMAGE is what the build starts from; stages are not images.
+func TestBaseImagesFollowBuildArgs(t *testing.T) {
+	b := variant(t, "", "")
+	res, err := Check(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"gcr.io/distroless/static-debian12:nonroot", "golang:1.26"}; !slices.Equal(res.BaseImages, want) {
+		t.Errorf("base images with the defaults: %v, want %v", res.BaseImages, want)
+	}
+	b.Args["GO_IMAGE"] = "mirror.example/library/golang:1.26"
+	if res, err = Check(b); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"gcr.io/distroless/static-debian12:nonroot", "mirror.example/library/golang:1.26"}; !slices.Equal(res.BaseImages, want) {
+		t.Errorf("base images with GO_IMAGE set: %v, want %v", res.BaseImages, want)
+	}
+}
+
 func TestUnknownTarget(t *testing.T) {
 	b := variant(t, "", "")
 	b.Target = "nope"
