@@ -73,7 +73,12 @@ func upKilledDrainsAndFlushes(t *testing.T, otlpEndpoint, jaegerURL string) {
 		}
 	})
 	waitUntil(t, 90*time.Second, "bottleneck up to be ready", func() bool {
-		return len(out.find("Logs follow.")) > 0 || up.ProcessState != nil
+		select {
+		case <-upDone:
+			t.Fatalf("bottleneck up exited before it was ready")
+		default:
+		}
+		return len(out.find("Logs follow.")) > 0
 	})
 	if m := regexp.MustCompile(`consumer ledger\s+(\S+)`).FindStringSubmatch(strings.Join(out.find("consumer ledger"), "\n")); m != nil {
 		// Nobody removes the run's data directory when up is killed.
