@@ -331,7 +331,12 @@ func awaitTraces(t *testing.T, ids []string, timeout time.Duration, complete fun
 // Spans reach Jaeger ~1-2 s after they end (the services' batch delay), and
 // each service exports on its own, so a trace fills in over time.
 func pollTraces(ids []string, timeout time.Duration, complete func(*trace) error) (map[string]*trace, error) {
-	j := newJaeger(sys.JaegerURL())
+	return pollTracesIn(sys.JaegerURL(), ids, timeout, complete)
+}
+
+// pollTracesIn is pollTraces against the Jaeger at base URL.
+func pollTracesIn(base string, ids []string, timeout time.Duration, complete func(*trace) error) (map[string]*trace, error) {
+	j := newJaeger(base)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	got := map[string]*trace{}

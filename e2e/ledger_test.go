@@ -168,10 +168,16 @@ func TestConsumerDrainsOnSIGTERMWithItsLogPipeClosed(t *testing.T) {
 
 // runCheckoutWith is runCheckout with a request body.
 func runCheckoutWith(body string) (checkoutResult, error) {
+	return runCheckoutAt(sys.URL(stack.Producer), body)
+}
+
+// runCheckoutAt runs a burst on the producer at base URL. A burst that
+// did not complete is an error, returned with the producer's report.
+func runCheckoutAt(base, body string) (checkoutResult, error) {
 	var res checkoutResult
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sys.URL(stack.Producer)+"/admin/checkout", strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/admin/checkout", strings.NewReader(body))
 	if err != nil {
 		return res, err
 	}

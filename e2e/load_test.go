@@ -36,6 +36,12 @@ type rpcClients struct {
 
 func dialStack(t *testing.T) rpcClients {
 	t.Helper()
+	return dialStackOf(t, sys)
+}
+
+// dialStackOf is dialStack for a stack other than the shared one.
+func dialStackOf(t *testing.T, s *stack.Stack) rpcClients {
+	t.Helper()
 	dial := func(port int) *grpc.ClientConn {
 		conn, err := grpc.NewClient(stack.Addr(port), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -44,7 +50,7 @@ func dialStack(t *testing.T) rpcClients {
 		t.Cleanup(func() { _ = conn.Close() })
 		return conn
 	}
-	p := sys.Ports()
+	p := s.Ports()
 	return rpcClients{
 		pool: jobsv1.NewWorkerPoolClient(dial(p.WorkersGRPC)),
 		sink: jobsv1.NewResultSinkClient(dial(p.ConsumerGRPC)),
@@ -234,6 +240,7 @@ type serviceStats struct {
 	Handled    uint64 `json:"handled"`
 	Duplicates uint64 `json:"duplicates"`
 	// workers
+	Held     int `json:"held"` // jobs the pool holds: queued, in work or in delivery
 	Counters struct {
 		Submitted uint64 `json:"submitted"`
 		Rejected  uint64 `json:"rejected"`
@@ -245,9 +252,15 @@ type serviceStats struct {
 
 func statsOf(t *testing.T, name string) serviceStats {
 	t.Helper()
+	return statsAt(t, sys.URL(name))
+}
+
+// statsAt reads the /stats of the service at base URL.
+func statsAt(t *testing.T, base string) serviceStats {
+	t.Helper()
 	var s serviceStats
-	if code, body := call(t, "GET", sys.URL(name)+"/stats", nil, &s); code != 200 {
-		t.Fatalf("GET %s /stats: %d %s", name, code, body)
+	if code, body := call(t, "GET", base+"/stats", nil, &s); code != 200 {
+		t.Fatalf("GET %s/stats: %d %s", base, code, body)
 	}
 	return s
 }

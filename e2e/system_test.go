@@ -22,6 +22,8 @@ type checkoutResult struct {
 	Total      int           `json:"total"`
 	DurationMS float64       `json:"duration_ms"`
 	TimedOut   bool          `json:"timed_out"`
+	// Resubmitted counts the jobs submitted more than once.
+	Resubmitted int `json:"resubmitted"`
 }
 
 type checkoutJob struct {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -47,23 +46,11 @@ func buildSelf(t *testing.T) string {
 // freePortBase finds stack.PortCount consecutive free ports.
 func freePortBase(t *testing.T) int {
 	t.Helper()
-	for range 50 {
-		base := 20000 + rand.IntN(40000)
-		ok := true
-		for p := base; p < base+stack.PortCount && ok; p++ {
-			l, err := net.Listen("tcp", stack.Addr(p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return base
-		}
+	base, err := stack.FreePortBase()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free range of ports")
-	return 0
+	return base
 }
 
 // output collects a process's output and lets a test wait for a line.

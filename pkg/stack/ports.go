@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 )
@@ -93,6 +94,31 @@ func FreePorts() (Ports, error) {
 		return Ports{}, errors.New("free ports: cannot listen on 127.0.0.1")
 	}
 	return p, nil
+}
+
+// FreePortBase finds PortCount consecutive free loopback ports, for
+// `bottleneck up --port-base` beside other stacks (tests). The range is
+// drawn at random from 20000-59999, so that parallel callers rarely try the
+// same one; like FreePorts, a port may still be taken before it is bound.
+func FreePortBase() (int, error) {
+	for range 100 {
+		base := 20000 + rand.IntN(40000)
+		if rangeFree(base) {
+			return base, nil
+		}
+	}
+	return 0, errors.New("free ports: no range of consecutive free ports on 127.0.0.1")
+}
+
+func rangeFree(base int) bool {
+	for p := base; p < base+PortCount; p++ {
+		l, err := net.Listen("tcp", Addr(p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
 }
 
 // Addr is the loopback host:port of a port.

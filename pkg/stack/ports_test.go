@@ -22,6 +22,23 @@ func TestPortsFrom(t *testing.T) {
 	}
 }
 
+func TestFreePortBaseIsAFreeRange(t *testing.T) {
+	base, err := FreePortBase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PortsFrom(base); err != nil {
+		t.Fatalf("FreePortBase() = %d: %v", base, err)
+	}
+	for p := base; p < base+PortCount; p++ {
+		l, err := net.Listen("tcp", Addr(p))
+		if err != nil {
+			t.Fatalf("FreePortBase() = %d, but port %d is taken: %v", base, p, err)
+		}
+		l.Close()
+	}
+}
+
 func TestFreePortsDistinct(t *testing.T) {
 	p, err := FreePorts()
 	if err != nil {

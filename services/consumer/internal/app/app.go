@@ -6,8 +6,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/lifecycle"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
@@ -72,13 +75,46 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 	log.Info("consumer started", "grpc", gl.Addr().String(), "http", hl.Addr().String(),
 		"process_delay", cfg.ProcessDelay, "concurrency", cfg.Concurrency, "dedup_capacity", cfg.DedupCapacity,
 		"ledger", led.Path(), "remembered", led.Len(), "handled", led.Counts().Handled, "tracing", tp.Enabled())
-	// Stopped in reverse: HTTP, then gRPC (drains in-flight Delivers), then
-	// the ledger, then spans.
+	calls := newCallers(nil)
+	// Stopped in reverse: HTTP, then gRPC (serves its callers while they
+	// are at work, then drains in-flight Delivers), then the ledger, then
+	// spans.
 	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout,
 		flush,
 		book,
 		lifecycle.Pprof(cfg.PprofAddr),
-		lifecycle.GRPC("grpc", srv.GRPCServer(), gl),
+		lingering(lifecycle.GRPC("grpc", srv.GRPCServer(grpc.StatsHandler(calls)), gl), calls, cfg.ShutdownTimeout, log),
 		lifecycle.HTTP("http", httpSrv, hl),
 	)
+}
+
+// callerQuiet is how long a connected caller may go without a call before
+// the consumer stops waiting for it at shutdown. While the producer waits
+// for a confirmation it asks every 100 ms, and a draining worker pool
+// delivers a result every 50 ms or so (one PROCESS_DELAY): two seconds
+// without either means nobody is waiting for the consumer, even on a
+// machine so loaded that a poller misses a beat.
+const callerQuiet = 2 * time.Second
+
+// lingering makes the gRPC unit keep serving, once asked to stop, while
+// its callers are at work (see callers), for at most three quarters of the
+// shutdown timeout: the rest is for the in-flight Delivers to finish.
+func lingering(u lifecycle.Unit, calls *callers, timeout time.Duration, log *slog.Logger) lifecycle.Unit {
+	graceful := u.Stop
+	u.Stop = func(ctx context.Context) error {
+		if n := calls.connected(); n > 0 {
+			lctx := ctx
+			if dl, ok := ctx.Deadline(); ok {
+				var cancel context.CancelFunc
+				lctx, cancel = context.WithDeadline(ctx, dl.Add(-timeout/4))
+				defer cancel()
+			}
+			began := time.Now()
+			log.Info("still taking results while callers are at work", "connections", n)
+			why := calls.linger(lctx, callerQuiet)
+			log.Info("no longer taking results", "why", why, "after", time.Since(began).Round(time.Millisecond))
+		}
+		return graceful(ctx)
+	}
+	return u
 }
