@@ -17,7 +17,7 @@ import (
 )
 
 // upServices are the services `docker compose up` starts.
-var upServices = []string{"consumer", "jaeger", "producer", "vendor-mock", "workers"}
+var upServices = []string{"console", "consumer", "jaeger", "producer", "vendor-mock", "workers"}
 
 const (
 	// waitTimeout bounds `up --wait`: the slowest healthcheck chain is
@@ -126,6 +126,30 @@ func TestComposeUp(t *testing.T) {
 		if blocked == 0 {
 			t.Errorf("no %s span of burst %s has %s=true; with the defaults (RESULTS_BUFFER=WORKERS) sends block",
 				spans.ResultSend, b.Batch, spans.ChannelBlocked)
+		}
+	})
+
+	t.Run("console: reads every service and Jaeger over the compose network", func(t *testing.T) {
+		// The console polls once a second; give it a few polls to see the
+		// burst above.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var got struct {
+				Snapshot struct {
+					Errors map[string]string
+					Traces []json.RawMessage
+				} `json:"snapshot"`
+			}
+			err := callJSON(ctx, http.MethodGet, urls.console+"/api/snapshot", nil, &got)
+			switch {
+			case err == nil && len(got.Snapshot.Errors) == 0 && len(got.Snapshot.Traces) > 0:
+				t.Logf("console: %d traces in its window, every source read", len(got.Snapshot.Traces))
+				return
+			case time.Now().After(deadline):
+				t.Fatalf("console %s/api/snapshot after 30 s: err %v, errors %v, %d traces; want every source read and the burst's traces",
+					urls.console, err, got.Snapshot.Errors, len(got.Snapshot.Traces))
+			}
+			time.Sleep(time.Second)
 		}
 	})
 
@@ -358,7 +382,7 @@ func (s *stack) config(t *testing.T, ctx context.Context) composeConfig {
 
 // endpoints are the published URLs the test talks to.
 type endpoints struct {
-	jaeger, producer, workers, consumer string
+	jaeger, producer, workers, consumer, console string
 }
 
 func (s *stack) endpoints(t *testing.T, ctx context.Context) endpoints {
@@ -368,6 +392,7 @@ func (s *stack) endpoints(t *testing.T, ctx context.Context) endpoints {
 		producer: s.hostURL(t, ctx, "producer", 8080),
 		workers:  s.hostURL(t, ctx, "workers", 8081),
 		consumer: s.hostURL(t, ctx, "consumer", 8083),
+		console:  s.hostURL(t, ctx, "console", 8090),
 	}
 }
 
