@@ -62,11 +62,12 @@ const (
 const (
 	// retryBackoffCap bounds the doubling of RETRY_AFTER.
 	retryBackoffCap = 8
-	// unreachableFirst and unreachableMax pace the retries of a Submit
-	// the pool did not answer: soon at first, then at most every 5 s. A
-	// pool seen again (a new connection) makes them due at once.
-	unreachableFirst = 250 * time.Millisecond
-	unreachableMax   = 5 * time.Second
+	// soonFirst and soonMax pace the retries of a Submit the pool did
+	// not answer, and of a re-submission a full queue refused: soon at
+	// first, then at most every 5 s. A pool seen again (a new connection)
+	// makes them due at once.
+	soonFirst = 250 * time.Millisecond
+	soonMax   = 5 * time.Second
 	// pollTimeout bounds one round of Status calls.
 	pollTimeout = 2 * time.Second
 	// maxRetriesInFlight bounds the re-submissions running at once; more
@@ -178,10 +179,12 @@ type entry struct {
 
 	attempts    int  // Submits made
 	answered    int  // of them answered accepted or already_held
-	unreachable int  // consecutive Submits the pool did not answer
+	requeued    int  // of them after the first, answered accepted: queued again
+	soon        int  // consecutive Submits unanswered, or refused after an accept
 	accepted    bool // the pool accepted it at least once
 	generation  uint64
 	lastErr     string
+	lastOutcome string    // submit.outcome of the latest attempt
 	last        submitRef // the latest attempt's job.submit
 	lastEnd     time.Time // when the latest attempt returned
 	inflight    bool
@@ -340,6 +343,7 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 
 	t.mu.Lock()
 	e.inflight = false
+	e.lastOutcome = outcome
 	e.last = submitRef{span.TraceID(), span.SpanID()}
 	e.lastEnd = end
 	e.generation = a.Generation
@@ -350,6 +354,10 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 	case spans.SubmitAccepted:
 		if !e.accepted {
 			t.counts.of(e.typ).accepted++
+		}
+		if n > 1 {
+			e.requeued++
+			t.counts.requeued++
 		}
 		e.accepted = true
 		if e.final {
@@ -366,8 +374,16 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 		finish = t.finishRoot(e)
 	case outcome == spans.SubmitAccepted || outcome == spans.SubmitAlreadyHeld:
 		e.answered++
-		e.unreachable = 0
+		e.soon = 0
 		e.next = end.Add(t.retryWait(e.answered))
+	case outcome == spans.SubmitRejected && e.accepted:
+		// The pool accepted the job before, and then lost it (a crash):
+		// its re-submission met a full queue, e.g. of a pool restarted
+		// smaller. This job is owed delivery, not shed: retry it like a
+		// Submit the pool did not answer, until the last attempt.
+		t.counts.refusedAgain++
+		e.soon++
+		e.next = end.Add(soonWait(e.soon))
 	case outcome == spans.SubmitRejected:
 		t.counts.shed++
 		t.counts.of(e.typ).shed++
@@ -379,8 +395,8 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 			"refused as invalid by the worker pool: "+e.lastErr)
 	default:
 		t.counts.unavailable++
-		e.unreachable++
-		e.next = end.Add(unreachableWait(e.unreachable))
+		e.soon++
+		e.next = end.Add(soonWait(e.soon))
 	}
 	t.mu.Unlock()
 	if finish != nil {
@@ -406,9 +422,10 @@ func (t *Tracker) retryWait(answered int) time.Duration {
 	return t.retryAfter * time.Duration(min(1<<min(answered-1, 30), retryBackoffCap))
 }
 
-// unreachableWait paces the retries of Submits the pool did not answer.
-func unreachableWait(n int) time.Duration {
-	return min(unreachableFirst<<min(n-1, 10), unreachableMax)
+// soonWait paces the retries of Submits the pool did not answer, and of
+// re-submissions a full queue refused: the n-th in a row waits this long.
+func soonWait(n int) time.Duration {
+	return min(soonFirst<<min(n-1, 10), soonMax)
 }
 
 // finalize ends e's life with res at end (errText: the root's error
@@ -616,8 +633,11 @@ func (t *Tracker) dispatch() {
 }
 
 func lastAnswer(e *entry) string {
-	if e.lastErr != "" && e.unreachable > 0 {
+	switch e.lastOutcome {
+	case spans.SubmitUnavailable:
 		return "the worker pool did not answer: " + e.lastErr
+	case spans.SubmitRejected:
+		return "the worker pool's queue was full: " + e.lastErr
 	}
 	return "the worker pool accepted it, the consumer never reported it handled"
 }
