@@ -48,7 +48,7 @@ type Consumer interface {
 
 // Defaults and limits of the settings.
 const (
-	DefaultRetryAfter     = 5 * time.Second
+	DefaultRetryAfter     = 30 * time.Second
 	DefaultMaxAttempts    = 10
 	DefaultPollEvery      = 100 * time.Millisecond
 	DefaultMaxOutstanding = 10000
@@ -204,6 +204,11 @@ type Result struct {
 	Attempts int
 	// Accepted: the pool accepted it at some attempt.
 	Accepted bool
+	// Requeued counts the attempts after the first that the pool
+	// accepted: it queued the job again, having lost it (a crash or
+	// restart) or not answered before. Re-submissions answered
+	// already_held (the pool still had the job) are not counted.
+	Requeued int
 	// For delivered and failed jobs: when the consumer handled it, and
 	// how long that was after the first submission.
 	CompletedAt time.Time
@@ -237,12 +242,20 @@ func (k *Ticket) Result() Result {
 	return k.e.res
 }
 
-// Progress says, for a job not final yet, how many attempts were made and
+// Progress is where a job not final yet stands.
+type Progress struct {
+	Attempts int
+	Requeued int // as in Result
+	Accepted bool
+	LastErr  string // of the latest Submit that failed
+}
+
+// Progress says, for a job not final yet, how many attempts were made,
 // whether the pool accepted it, and the last Submit error.
-func (k *Ticket) Progress() (attempts int, accepted bool, lastErr string) {
+func (k *Ticket) Progress() Progress {
 	k.t.mu.Lock()
 	defer k.t.mu.Unlock()
-	return k.e.attempts, k.e.accepted, k.e.lastErr
+	return Progress{Attempts: k.e.attempts, Requeued: k.e.requeued, Accepted: k.e.accepted, LastErr: k.e.lastErr}
 }
 
 // Submit starts tracking job: it opens the job's root span, stamps
@@ -360,8 +373,8 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 			t.counts.requeued++
 		}
 		e.accepted = true
-		if e.final {
-			e.res.Accepted = true // confirmed before this answer came back
+		if e.final { // confirmed before this answer came back
+			e.res.Accepted, e.res.Requeued = true, e.requeued
 		}
 	case spans.SubmitAlreadyHeld:
 		t.counts.alreadyHeld++
@@ -409,8 +422,11 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 	switch {
 	case outcome == spans.SubmitAccepted && n == 1:
 		t.log.Log(sctx, e.level, "submitted", attrs...)
-	case outcome == spans.SubmitAccepted || outcome == spans.SubmitAlreadyHeld:
-		t.log.Log(sctx, e.level, "re-submitted", attrs...)
+	case outcome == spans.SubmitAccepted:
+		t.log.Log(sctx, max(e.level, slog.LevelInfo), "re-submitted: the worker pool queued it again", attrs...)
+	case outcome == spans.SubmitAlreadyHeld:
+		// A check after RETRY_AFTER, not a fault: the job is only slow.
+		t.log.Log(sctx, e.level, "still held by the worker pool", attrs...)
 	default:
 		t.log.Log(sctx, max(e.level, slog.LevelInfo), "submit failed", append(attrs, "code", status.Code(err).String(), "err", err)...)
 	}
@@ -435,6 +451,7 @@ func soonWait(n int) time.Duration {
 func (t *Tracker) finalize(e *entry, res Result, end time.Time, errText string) func() {
 	res.Attempts = e.attempts
 	res.Accepted = e.accepted
+	res.Requeued = e.requeued
 	e.final, e.res = true, res
 	delete(t.jobs, e.job.GetId())
 	if errText != "" {

@@ -100,8 +100,8 @@ func wait(t *testing.T, k *Ticket) Result {
 	case <-k.Done():
 		return k.Result()
 	case <-time.After(10 * time.Second):
-		attempts, accepted, lastErr := k.Progress()
-		t.Fatalf("job not final after 10s: %d attempts, accepted %v, last error %q", attempts, accepted, lastErr)
+		p := k.Progress()
+		t.Fatalf("job not final after 10s: %d attempts, accepted %v, last error %q", p.Attempts, p.Accepted, p.LastErr)
 		return Result{}
 	}
 }
