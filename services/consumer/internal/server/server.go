@@ -30,9 +30,6 @@ import (
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/internal/sink"
 )
 
-// MaxStatusIDs bounds one Status call, as the API promises.
-const MaxStatusIDs = 1000
-
 const (
 	recentWindow = 1024 // outcomes kept for percentiles
 	slowestShown = 5    // slowest fast jobs in /stats
@@ -257,8 +254,8 @@ func (s *Server) logResult(ctx context.Context, res *jobsv1.Result, fast bool, w
 // Deliver rule) fails the whole call, naming its index.
 func (s *Server) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.StatusResponse, error) {
 	ids := req.GetJobIds()
-	if len(ids) > MaxStatusIDs {
-		return nil, status.Errorf(codes.InvalidArgument, "job_ids: at most %d per call, got %d", MaxStatusIDs, len(ids))
+	if len(ids) > jobs.MaxStatusIDs {
+		return nil, status.Errorf(codes.InvalidArgument, "job_ids: at most %d per call, got %d", jobs.MaxStatusIDs, len(ids))
 	}
 	for i, id := range ids {
 		if err := validateJobID(id); err != nil {
@@ -281,22 +278,9 @@ func (s *Server) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.S
 	return resp, nil
 }
 
+// tagJob sets the job's attributes and the attempt the result came from.
 func tagJob(span *tracez.ActiveSpan, job *jobsv1.Job) {
-	span.SetTag(spans.JobID, job.GetId())
-	span.SetTag(spans.JobType, jobs.TypeName(job.GetType()))
-	span.SetTag(spans.JobPriority, jobs.PriorityName(job.GetPriority()))
-	if job.GetTarget() != "" {
-		span.SetTag(spans.JobTarget, job.GetTarget())
-	}
-	if job.GetBatch() != "" {
-		span.SetTag(spans.JobBatch, job.GetBatch())
-	}
-	if job.GetScenario() != "" {
-		span.SetTag(spans.JobScenario, job.GetScenario())
-	}
-	if job.GetSequence() != 0 {
-		span.SetIntTag(spans.JobSequence, int(job.GetSequence()))
-	}
+	jobs.Tag(span, job)
 	if job.GetAttempt() != 0 {
 		span.SetIntTag(spans.JobAttempt, int(job.GetAttempt()))
 	}

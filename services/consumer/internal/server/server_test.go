@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging/logtest"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
@@ -411,7 +412,7 @@ func TestStatusValidatesEveryID(t *testing.T) {
 		{"empty", []string{"ok-1", ""}, "job_ids[1]"},
 		{"129 bytes", []string{strings.Repeat("a", 129)}, "job_ids[0]"},
 		{"bad byte", []string{"ok-1", "ok-2", "x;y"}, "job_ids[2]"},
-		{"too many", make([]string, MaxStatusIDs+1), "job_ids"},
+		{"too many", make([]string, jobs.MaxStatusIDs+1), "job_ids"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := h.client.Status(context.Background(), &jobsv1.StatusRequest{JobIds: c.ids})
@@ -457,7 +458,7 @@ func TestStatus(t *testing.T) {
 		t.Errorf("failed-job: %v, want done and not ok", j)
 	}
 
-	_, err = h.client.Status(ctx, &jobsv1.StatusRequest{JobIds: make([]string, MaxStatusIDs+1)})
+	_, err = h.client.Status(ctx, &jobsv1.StatusRequest{JobIds: make([]string, jobs.MaxStatusIDs+1)})
 	if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "job_ids") {
 		t.Errorf("1001 IDs: %v, want InvalidArgument naming job_ids", err)
 	}

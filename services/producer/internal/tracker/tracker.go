@@ -280,7 +280,7 @@ func (t *Tracker) Submit(ctx context.Context, job *jobsv1.Job, level slog.Level)
 	}
 	start := t.now()
 	rctx, root := t.tp.StartSpanAt(context.Background(), spans.JobRootName(job.GetScenario(), typ), start)
-	tagJob(root, job, typ)
+	jobs.Tag(root, job)
 	job.SubmittedAt = timestamppb.New(start)
 	job.TraceContext = t.tp.Inject(rctx)
 	e := &entry{job: job, typ: typ, root: root, start: start, level: level, inflight: true, done: make(chan struct{})}
@@ -339,7 +339,7 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 	span.SetTag(spans.MessagingDestination, spans.DestinationJobs)
 	span.SetTag(spans.MessagingOperationType, spans.MessagingOperationSend)
 	span.SetTag(spans.MessagingMessageID, e.job.GetId())
-	tagJob(span, e.job, e.typ)
+	jobs.Tag(span, e.job)
 	span.SetIntTag(spans.JobAttempt, n)
 	if prev.spanID != "" {
 		tracing.AddLink(span, prev.traceID, prev.spanID)
@@ -487,20 +487,6 @@ func (t *Tracker) finishRoot(e *entry) func() {
 		}
 		tracing.FinishAt(root, end)
 		close(done)
-	}
-}
-
-func tagJob(span *tracez.ActiveSpan, job *jobsv1.Job, typ string) {
-	span.SetTag(spans.JobID, job.GetId())
-	span.SetTag(spans.JobType, typ)
-	span.SetTag(spans.JobPriority, jobs.PriorityName(job.GetPriority()))
-	span.SetTag(spans.JobTarget, job.GetTarget())
-	span.SetTag(spans.JobScenario, job.GetScenario())
-	if job.GetSequence() != 0 {
-		span.SetIntTag(spans.JobSequence, int(job.GetSequence()))
-	}
-	if job.GetBatch() != "" {
-		span.SetTag(spans.JobBatch, job.GetBatch())
 	}
 }
 
