@@ -182,6 +182,8 @@ func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobs
 	defer release()
 	consumerWait := s.now().Sub(arrived)
 
+	// result.process ends after the ledger's record (deferred), so it
+	// covers the time the record says the job was handled.
 	pctx, proc := s.tp.StartSpan(ctx, spans.ResultProcess)
 	defer proc.Finish()
 	tagJob(proc, job)
@@ -189,18 +191,24 @@ func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobs
 	// The result is taken: handling runs to the end even if the caller goes
 	// away, so a retry finds it done instead of handling it twice.
 	s.sleep(s.Settings().ProcessDelay)
-	done := s.now()
 
-	var endToEnd time.Duration
-	if at := job.GetSubmittedAt(); at.IsValid() {
-		endToEnd = done.Sub(at.AsTime())
+	// The job's end to end runs until the ledger recorded it: that is when
+	// it became handled, and the time Status reports (the end of the
+	// job's root span).
+	submitted := job.GetSubmittedAt()
+	endToEndAt := func(done time.Time) time.Duration {
+		if !submitted.IsValid() {
+			return 0
+		}
+		return done.Sub(submitted.AsTime())
 	}
 	work := res.GetWork().AsDuration()
 	fast := jobs.IsFast(job.GetType())
-	if err := s.ledger.Complete(ledger.Outcome{
-		JobID: job.GetId(), Type: jobs.TypeName(job.GetType()), OK: res.GetOk(), CompletedAt: done,
-		FastJobWaited: sink.FastJobWaited(fast, work, endToEnd),
-	}); err != nil {
+	done, err := s.ledger.Complete(ledger.Outcome{
+		JobID: job.GetId(), Type: jobs.TypeName(job.GetType()), OK: res.GetOk(),
+		FastJobWaited: func(done time.Time) bool { return sink.FastJobWaited(fast, work, endToEndAt(done)) },
+	})
+	if err != nil {
 		// Not recorded, so not acknowledged: the workers retry, and the
 		// retry is handled again (Complete dropped the claim).
 		proc.SetTag(tracing.TagError, "result handled but not recorded: "+err.Error())
@@ -208,6 +216,7 @@ func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobs
 		return nil, status.Errorf(codes.Unavailable, "result for job %s handled but not recorded: %v; retry", job.GetId(), err)
 	}
 
+	endToEnd := endToEndAt(done)
 	proc.SetBoolTag(spans.Duplicate, false)
 	proc.SetBoolTag(spans.ResultOK, res.GetOk())
 	if !res.GetOk() && res.GetError() != "" {

@@ -55,7 +55,7 @@ func start(t *testing.T, opts Options) *harness {
 		opts.Settings.Concurrency = 1
 	}
 	if opts.Ledger == nil {
-		opts.Ledger = openLedger(t, t.TempDir(), 1000)
+		opts.Ledger = openLedger(t, t.TempDir(), 1000, opts.Now)
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = func(time.Duration) {}
@@ -80,9 +80,15 @@ func start(t *testing.T, opts Options) *harness {
 	return &harness{srv: srv, tp: tp, exp: exp, client: jobsv1.NewResultSinkClient(conn), logs: logs}
 }
 
-func openLedger(t testing.TB, dir string, capacity int) *ledger.Ledger {
+// openLedger opens a ledger in dir; now, when given, is its clock (the
+// server's, in tests that set one).
+func openLedger(t testing.TB, dir string, capacity int, now ...func() time.Time) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.Open(ledger.Options{Dir: dir, Capacity: capacity})
+	o := ledger.Options{Dir: dir, Capacity: capacity}
+	if len(now) > 0 {
+		o.Now = now[0]
+	}
+	l, err := ledger.Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,7 +569,7 @@ func TestAdminConfigValidation(t *testing.T) {
 func TestRestartKeepsDedupStatusAndStats(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	first, err := ledger.Open(ledger.Options{Dir: dir, Capacity: 100})
+	first, err := ledger.Open(ledger.Options{Dir: dir, Capacity: 100, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
