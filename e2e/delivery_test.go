@@ -225,9 +225,13 @@ func TestResubmittedJobsAttemptsHangUnderOneRoot(t *testing.T) {
 				t.Errorf("job %s: attempt %d links to %v, want the attempt before\n%s", job.ID, i+1, s.links, tr)
 			}
 		}
-		// Re-submissions the pool answered already_held queued nothing.
+		// Re-submissions the pool answered already_held queued nothing,
+		// and the burst counts only the accepted ones as requeued.
 		if pools := tr.named(spans.PoolJob); len(pools) != accepted {
 			t.Errorf("job %s: %d pool.job spans for %d accepted attempts\n%s", job.ID, len(pools), accepted, tr)
+		}
+		if job.Requeued != accepted-1 {
+			t.Errorf("job %s: the burst says %d requeued, the trace has %d accepted attempts\n%s", job.ID, job.Requeued, accepted, tr)
 		}
 		for _, pj := range tr.named(spans.PoolJob) {
 			if pj.parent != root {

@@ -259,6 +259,34 @@ func (j *jaegerClient) search(ctx context.Context, service, operation string, ta
 	return ids, nil
 }
 
+// spansOf counts the distinct spans of service in Jaeger, in traces with a
+// span of it that started after since.
+func (j *jaegerClient) spansOf(ctx context.Context, service string, since time.Time) (int, error) {
+	const limit = 20000
+	q := url.Values{
+		"service": {service}, "limit": {strconv.Itoa(limit)},
+		"start": {strconv.FormatInt(since.UnixMicro(), 10)}, "end": {strconv.FormatInt(time.Now().Add(time.Minute).UnixMicro(), 10)},
+	}
+	var body struct {
+		Data []jaegerTrace `json:"data"`
+	}
+	if _, err := j.get(ctx, "/api/traces?"+q.Encode(), &body); err != nil {
+		return 0, err
+	}
+	if len(body.Data) >= limit {
+		return 0, fmt.Errorf("%d traces or more of %s: the count would be cut", limit, service)
+	}
+	seen := map[string]bool{}
+	for _, tr := range body.Data {
+		for _, s := range tr.Spans {
+			if tr.Processes[s.ProcessID].ServiceName == service {
+				seen[s.SpanID] = true
+			}
+		}
+	}
+	return len(seen), nil
+}
+
 // jaegerClient reads Jaeger's query API.
 type jaegerClient struct {
 	base string

@@ -237,8 +237,13 @@ type tracingStats struct {
 // serviceStats is what the robustness tests read of a /stats document.
 type serviceStats struct {
 	// consumer
-	Handled    uint64 `json:"handled"`
-	Duplicates uint64 `json:"duplicates"`
+	Handled        uint64 `json:"handled"`
+	Duplicates     uint64 `json:"duplicates"`
+	RetriesAsked   uint64 `json:"retries_asked"`
+	CancelledWaits uint64 `json:"cancelled_waits"`
+	Ledger         struct {
+		WriteFailures uint64 `json:"write_failures"`
+	} `json:"ledger"`
 	// workers
 	Held     int `json:"held"` // jobs the pool holds: queued, in work or in delivery
 	Counters struct {

@@ -22,7 +22,8 @@ type checkoutResult struct {
 	Total      int           `json:"total"`
 	DurationMS float64       `json:"duration_ms"`
 	TimedOut   bool          `json:"timed_out"`
-	// Resubmitted counts the jobs submitted more than once.
+	// Resubmitted counts the jobs the pool queued again at a later attempt
+	// (Requeued > 0), not those only checked on (already_held).
 	Resubmitted int `json:"resubmitted"`
 }
 
@@ -34,6 +35,7 @@ type checkoutJob struct {
 	Done     bool   `json:"done"`
 	OK       bool   `json:"ok"`
 	Attempts int    `json:"attempts"`
+	Requeued int    `json:"requeued"`
 	Outcome  string `json:"outcome"`
 }
 

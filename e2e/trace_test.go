@@ -269,19 +269,29 @@ func summary(res checkoutResult, traces map[string]*trace) string {
 // at the very nanosecond its parent ends a microsecond past it.
 const jaegerRounding = 2 * time.Microsecond
 
+// rootOverhangBound bounds how long a job's trace goes on after its root
+// ended at the consumer's record of the job: the rest of the ledger's
+// fsync, the Deliver answer's way back and the workers' pool.job ending
+// (a few ms on a quiet machine). It is generous for a loaded 2-core one
+// and still far below a root ended at the wrong event (a poll, 100 ms
+// apart, or the first submission, seconds before).
+const rootOverhangBound = 250 * time.Millisecond
+
 // The trace contract, checked on every job of a burst with the incident's
 // settings: one root per job, named after the scenario and the job type so
 // the three types are told apart in a list of traces; within each service
 // no span outlives its parent; within the workers, pool.job's children
-// cover it with gaps summing to under 2 ms; and the root lasts as long as
-// the job took end to end.
+// cover it with gaps summing to under 2 ms; the root lasts as long as the
+// job took end to end, and ends when the consumer recorded the job: within
+// its result.process, and at most rootOverhangBound before the trace's
+// last span ends.
 func TestEveryJobTraceKeepsTheContract(t *testing.T) {
 	setWorkersConfig(t, map[string]any{"results_buffer": 4, "result_send": "blocking", "priority_lanes": "off", "vendor_timeout": "0"})
 	res := checkout(t)
 	traces := awaitBurst(t, res)
 
 	rootNames := map[string]string{} // job type → root name
-	var gaps []time.Duration
+	var gaps, overhangs []time.Duration
 	for _, j := range res.Jobs {
 		tr := traces[j.TraceID]
 		root := tr.roots[0]
@@ -352,6 +362,26 @@ func TestEveryJobTraceKeepsTheContract(t *testing.T) {
 					t.Errorf("job %s: root lasts %s, the consumer measured %d ms end to end", j.ID, root.duration(), handled)
 				}
 			}
+			// The root ends at the consumer's record of the job, which
+			// result.process covers: not before the consumer took the
+			// result, not after it finished with it.
+			if root.end().Before(p.start()) || root.end().After(p.end().Add(jaegerRounding)) {
+				t.Errorf("job %s: the root ends at +%s, outside the consumer's result.process (+%s, %s)\n%s", j.ID,
+					root.duration(), p.start().Sub(root.start()), p.duration(), tr)
+			}
+		}
+		// Nothing of the job goes on long after its root ended.
+		last := root
+		for _, s := range tr.spans {
+			if s.end().After(last.end()) {
+				last = s
+			}
+		}
+		overhang := last.end().Sub(root.end())
+		overhangs = append(overhangs, overhang)
+		if overhang > rootOverhangBound {
+			t.Errorf("job %s: %s %s ends %s after the root (want at most %s)\n%s", j.ID, last.service, last.OperationName,
+				overhang, rootOverhangBound, tr)
 		}
 	}
 	if len(rootNames) != 3 || len(distinct(rootNames)) != 3 {
@@ -361,6 +391,11 @@ func TestEveryJobTraceKeepsTheContract(t *testing.T) {
 	if len(gaps) > 0 {
 		t.Logf("uncovered time per job in the workers over %d jobs: median %s, p90 %s, max %s; roots %v",
 			len(gaps), gaps[len(gaps)/2], gaps[len(gaps)*9/10], gaps[len(gaps)-1], rootNames)
+	}
+	slices.Sort(overhangs)
+	if len(overhangs) > 0 {
+		t.Logf("the trace after its root's end, over %d jobs: median %s, p90 %s, max %s",
+			len(overhangs), overhangs[len(overhangs)/2], overhangs[len(overhangs)*9/10], overhangs[len(overhangs)-1])
 	}
 }
 

@@ -1,6 +1,8 @@
-// Package jobs holds the names of job types and priorities as they appear
-// in env vars, JSON, logs and span attributes ("cache-read", not
-// JOB_TYPE_CACHE_READ).
+// Package jobs holds what the services share about jobs beyond the
+// generated API: the names of job types and priorities as they appear in
+// env vars, JSON, logs and span attributes ("cache-read", not
+// JOB_TYPE_CACHE_READ), the API's limits, and the job attributes every
+// span about a job carries (Tag).
 package jobs
 
 import (
@@ -9,6 +11,11 @@ import (
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 )
+
+// MaxStatusIDs bounds the job IDs of one ResultSink/Status call, as the
+// API promises (proto/jobs/v1/jobs.proto): the consumer refuses more,
+// and its clients ask in batches of at most this many.
+const MaxStatusIDs = 1000
 
 // Type names.
 const (

@@ -112,8 +112,24 @@ func Listen(addr, envName string) (net.Listener, error) {
 	return l, nil
 }
 
-// HTTP serves srv on l; Stop shuts it down gracefully.
+// HTTP serves srv on l; Stop shuts it down gracefully. Shutting down
+// cancels the context of every request in flight (it sets srv.BaseContext),
+// so a long request, like a checkout burst an admin asked for, ends early
+// and answers with what it has instead of holding the shutdown, and with
+// it the drain of the units stopped after it, until the deadline.
+// Handlers that do not watch their context are waited for as before.
 func HTTP(name string, srv *http.Server, l net.Listener) Unit {
+	requests, cancel := context.WithCancel(context.Background())
+	base := srv.BaseContext
+	srv.BaseContext = func(l net.Listener) context.Context {
+		if base == nil {
+			return requests
+		}
+		ctx, stop := context.WithCancel(base(l))
+		context.AfterFunc(requests, stop)
+		return ctx
+	}
+	srv.RegisterOnShutdown(cancel)
 	return Unit{
 		Name: name,
 		Run: func() error {

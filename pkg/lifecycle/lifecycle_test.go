@@ -158,6 +158,63 @@ func TestHTTPAndGRPCUnitsServeAndStop(t *testing.T) {
 	}
 }
 
+// A request that runs until its context ends (an admin's checkout burst
+// with a long timeout) is told to stop when the HTTP server shuts down: it
+// answers with what it has, and the units stopped after HTTP still get
+// what is left of the deadline, instead of a deadline the request spent.
+func TestHTTPStopEndsLongRequestsSoTheDrainKeepsItsTime(t *testing.T) {
+	hl, err := Listen("127.0.0.1:0", "HTTP_ADDR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		select {
+		case <-r.Context().Done():
+			io.WriteString(w, "stopped")
+		case <-time.After(time.Minute):
+			io.WriteString(w, "done")
+		}
+	})}
+	var drainErr error
+	drained := false
+	drain := Unit{Name: "drain", Stop: func(ctx context.Context) error {
+		drained, drainErr = true, ctx.Err()
+		return nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- Run(ctx, quiet, 5*time.Second, drain, HTTP("http", srv, hl)) }()
+
+	answer := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + hl.Addr().String())
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		answer <- string(b)
+	}()
+	<-started
+	began := time.Now()
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("shutting down took %s: the long request held it", took)
+	}
+	if got := <-answer; got != "stopped" {
+		t.Errorf("the long request answered %q, want it told to stop", got)
+	}
+	if !drained || drainErr != nil {
+		t.Errorf("the unit stopped after HTTP: stopped %v, context error %v; want stopped with time left", drained, drainErr)
+	}
+}
+
 func TestPprofServesProfilesOnlyWhenAsked(t *testing.T) {
 	if off := Pprof(""); off.Run != nil || off.Stop != nil {
 		t.Fatalf("Pprof(\"\") = %+v; want a unit that does nothing", off)

@@ -106,7 +106,7 @@ const (
 const (
 	OutcomeDelivered = "delivered" // the consumer handled it (result.ok true)
 	OutcomeFailed    = "failed"    // the consumer handled it, but the job's work failed (result.ok false)
-	OutcomeRejected  = "rejected"  // load shed: the pool refused it (RESOURCE_EXHAUSTED); not a failure
+	OutcomeRejected  = "rejected"  // load shed: the pool refused its first Submit (RESOURCE_EXHAUSTED); not a failure
 	OutcomeLost      = "lost"      // never confirmed after the last attempt (error status)
 	OutcomeAbandoned = "abandoned" // unconfirmed when the producer stopped (error status)
 	OutcomeInvalid   = "invalid"   // refused as invalid by the pool (INVALID_ARGUMENT): never retried (error status)

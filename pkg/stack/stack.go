@@ -72,8 +72,9 @@ type Config struct {
 	// or StartProcess find it again. Empty: a new directory under the OS
 	// temp dir for this Start, removed when the stack stops — the ledger
 	// names the jobs of one run, and a later run's producer starts new
-	// batches, so nothing in it would be of use. A DataDir given here is
-	// kept.
+	// batches, so nothing in it would be of use. The directory of a run
+	// that was killed before it could remove it is removed by the next
+	// Start on the machine (see rundir.go). A DataDir given here is kept.
 	DataDir string
 
 	// Output receives every child's output, one prefixed line at a time, and
@@ -99,8 +100,8 @@ type Stack struct {
 	mu       sync.Mutex
 	stopping bool
 
-	dataDir     string
-	ownsDataDir bool // made by Start: removed at stop
+	dataDir string
+	runDir  *runDir // made by Start: removed at stop
 
 	stopOnce sync.Once
 	stopReq  chan struct{}
@@ -417,8 +418,8 @@ func (s *Stack) stopAll() error {
 			errs = append(errs, p.terminate(s.cfg.StopTimeout))
 		}
 	}
-	if s.ownsDataDir {
-		if err := os.RemoveAll(s.dataDir); err != nil {
+	if s.runDir != nil {
+		if err := s.runDir.remove(); err != nil {
 			errs = append(errs, fmt.Errorf("removing the run's data directory: %w", err))
 		}
 	}
@@ -438,11 +439,11 @@ func (s *Stack) makeDataDir() error {
 		s.dataDir = dir
 		return nil
 	}
-	dir, err := os.MkdirTemp("", "hidden-bottleneck-run-*")
+	d, err := makeRunDir(os.TempDir(), s.cfg.outputOrDiscard())
 	if err != nil {
-		return fmt.Errorf("data directory for this run: %w", err)
+		return err
 	}
-	s.dataDir, s.ownsDataDir = dir, true
+	s.dataDir, s.runDir = d.path, d
 	return nil
 }
 

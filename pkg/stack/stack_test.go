@@ -358,11 +358,10 @@ func TestStackWithExternalCollectorStartsNoJaeger(t *testing.T) {
 	}
 }
 
-func TestChildrenDieWithTheParent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
-	cfg, events, _ := testConfig(t)
+// startFakeParent runs a stack in a child process (fakeParent) and returns
+// once it is up.
+func startFakeParent(t *testing.T, cfg Config) *exec.Cmd {
+	t.Helper()
 	self, _ := os.Executable()
 	parent := exec.Command(self)
 	parent.Env = append(os.Environ(), "STACK_FAKE_PARENT=1", "STACK_FAKE_ROOT="+cfg.RepoRoot, "STACK_FAKE_BIN="+cfg.BinDir)
@@ -376,6 +375,15 @@ func TestChildrenDieWithTheParent(t *testing.T) {
 		parent.Wait()
 		t.Fatalf("parent said %q", line)
 	}
+	return parent
+}
+
+func TestChildrenDieWithTheParent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	cfg, events, _ := testConfig(t)
+	parent := startFakeParent(t, cfg)
 	data, _ := os.ReadFile(events)
 	parent.Process.Kill()
 	parent.Wait()

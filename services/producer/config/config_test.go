@@ -31,8 +31,8 @@ func TestDefaultsShowTheBug(t *testing.T) {
 	if c.LogLevel != "info" || c.LogFormat != "text" || c.ShutdownTimeout != 10*time.Second {
 		t.Errorf("common defaults: %s %s %v", c.LogLevel, c.LogFormat, c.ShutdownTimeout)
 	}
-	if c.RetryAfter != 5*time.Second || c.MaxAttempts != 10 {
-		t.Errorf("delivery defaults: RETRY_AFTER %v MAX_ATTEMPTS %d; want 5s, 10", c.RetryAfter, c.MaxAttempts)
+	if c.RetryAfter != 30*time.Second || c.MaxAttempts != 10 {
+		t.Errorf("delivery defaults: RETRY_AFTER %v MAX_ATTEMPTS %d; want 30s, 10", c.RetryAfter, c.MaxAttempts)
 	}
 	if err := c.Load().Validate(); err != nil {
 		t.Errorf("default load is invalid: %v", err)

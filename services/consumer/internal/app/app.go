@@ -77,10 +77,11 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		"ledger", led.Path(), "remembered", led.Len(), "handled", led.Counts().Handled, "tracing", tp.Enabled())
 	calls := newCallers(nil)
 	// Stopped in reverse: HTTP, then gRPC (serves its callers while they
-	// are at work, then drains in-flight Delivers), then the ledger, then
-	// spans.
+	// are at work, then drains in-flight Delivers), then the ledger, the
+	// metrics, then spans.
 	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout,
 		flush,
+		lifecycle.Unit{Name: "metrics", Stop: mp.Shutdown},
 		book,
 		lifecycle.Pprof(cfg.PprofAddr),
 		lingering(lifecycle.GRPC("grpc", srv.GRPCServer(grpc.StatsHandler(calls)), gl), calls, cfg.ShutdownTimeout, log),

@@ -42,17 +42,17 @@ func (c *Counts) clone() Counts {
 	return out
 }
 
-func (c *Counts) add(o *Outcome) {
+func (c *Counts) add(typ string, ok, fastJobWaited bool) {
 	c.Handled++
-	t := c.ByType[o.Type]
+	t := c.ByType[typ]
 	t.Handled++
-	if !o.OK {
+	if !ok {
 		t.Failed++
 	}
-	if o.FastJobWaited {
+	if fastJobWaited {
 		t.FastJobsWaited++
 	}
-	c.ByType[o.Type] = t
+	c.ByType[typ] = t
 }
 
 // get reads the counter a key names.

@@ -9,7 +9,12 @@
 // acknowledged, and the workers deliver it again to the new process.
 //
 // An outcome is committed (fsync) before Complete returns, and Complete
-// returns before the Deliver that handled it is acknowledged. Concurrent
+// returns before the Deliver that handled it is acknowledged. Its
+// completion time is taken by the ledger as it writes the outcome into its
+// transaction, and Complete returns it: what Status reports, and the
+// producer ends the job's root span at, is the time the record holds, and
+// the moment "handled" became true, not when the caller asked for it
+// (which may be a commit earlier under load). Concurrent
 // Completes share one transaction (group commit), so the cost of the fsync
 // is paid once per batch, not once per result, without delaying a lone
 // result the way bbolt's Batch (which waits up to 10 ms for company) would.
@@ -73,6 +78,11 @@ type Options struct {
 	maxSize int
 	// lockTimeout replaces the default wait for the file lock (tests).
 	lockTimeout time.Duration
+	// afterCommit, when set, runs after each commit, before its callers
+	// hear of it (tests hold a commit in progress with it).
+	afterCommit func()
+	// Now is the clock that stamps completion times (nil = time.Now).
+	Now func() time.Time
 }
 
 // Record is what the ledger knows about a completed job.
@@ -81,14 +91,16 @@ type Record struct {
 	OK          bool
 }
 
-// Outcome is one handled result, as Complete records it.
+// Outcome is one handled result, as Complete records it; the ledger adds
+// the completion time.
 type Outcome struct {
-	JobID       string
-	Type        string // cache-read | database | vendor-api
-	OK          bool
-	CompletedAt time.Time
-	// FastJobWaited marks a fast job that spent most of its life waiting.
-	FastJobWaited bool
+	JobID string
+	Type  string // cache-read | database | vendor-api
+	OK    bool
+	// FastJobWaited, when set, says from the completion time whether this
+	// was a fast job that spent most of its life waiting (counted in
+	// fast_jobs_waited).
+	FastJobWaited func(completedAt time.Time) bool
 }
 
 // ClaimResult says what Claim found for a job ID.
@@ -111,6 +123,9 @@ type Ledger struct {
 	db       *bolt.DB
 	path     string
 	capacity int
+	now      func() time.Time
+	// afterCommit: see Options.
+	afterCommit func()
 
 	claimsMu sync.Mutex
 	claims   map[string]struct{}
@@ -131,9 +146,12 @@ type Ledger struct {
 }
 
 // op is one write for the committer: a completed job, or (outcome nil) a
-// duplicate delivery to count.
+// duplicate delivery to count. The committer sets at and waited before it
+// sends on done.
 type op struct {
 	outcome *Outcome
+	at      time.Time
+	waited  bool
 	done    chan error
 }
 
@@ -166,19 +184,24 @@ func Open(o Options) (*Ledger, error) {
 		return nil, corrupt(path, err)
 	}
 	l := &Ledger{
-		db:       db,
-		path:     path,
-		capacity: max(o.Capacity, 1),
-		claims:   map[string]struct{}{},
-		ops:      make(chan *op),
-		quit:     make(chan struct{}),
-		stopped:  make(chan struct{}),
+		db:          db,
+		path:        path,
+		capacity:    max(o.Capacity, 1),
+		now:         o.Now,
+		afterCommit: o.afterCommit,
+		claims:      map[string]struct{}{},
+		ops:         make(chan *op),
+		quit:        make(chan struct{}),
+		stopped:     make(chan struct{}),
 	}
 	if err := l.load(); err != nil {
 		_ = db.Close()
 		return nil, corrupt(path, err)
 	}
 	// A smaller DEDUP_CAPACITY than last time takes effect at once.
+	if l.now == nil {
+		l.now = time.Now
+	}
 	if l.count > l.capacity {
 		if err := db.Update(func(tx *bolt.Tx) error { return l.evict(tx, &l.count) }); err != nil {
 			_ = db.Close()
@@ -306,13 +329,19 @@ func (l *Ledger) Forget(id string) {
 	l.claimsMu.Unlock()
 }
 
-// Complete records o durably, then drops its claim. On error nothing was
-// recorded and the claim is dropped too, so the caller must not
-// acknowledge the result: a redelivery will be handled again.
-func (l *Ledger) Complete(o Outcome) error {
-	err := l.submit(&op{outcome: &o})
+// Complete records o durably, then drops its claim, and returns the
+// completion time it recorded: when o was written into the transaction
+// that made it durable. On error nothing was recorded and the claim is
+// dropped too, so the caller must not acknowledge the result: a redelivery
+// will be handled again.
+func (l *Ledger) Complete(o Outcome) (time.Time, error) {
+	w := &op{outcome: &o}
+	err := l.submit(w)
 	l.Forget(o.JobID)
-	return err
+	if err != nil {
+		return time.Time{}, err
+	}
+	return w.at, nil
 }
 
 // Duplicate counts a delivery of a job already handled (the counter is
@@ -398,6 +427,9 @@ func (l *Ledger) commitLoop() {
 			}
 		}
 		err := l.commit(batch)
+		if l.afterCommit != nil {
+			l.afterCommit()
+		}
 		for i, o := range batch {
 			o.done <- err
 			batch[i] = nil
@@ -414,6 +446,9 @@ func (l *Ledger) commit(batch []*op) error {
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		jobs, order, ctr := tx.Bucket(bucketJobs), tx.Bucket(bucketOrder), tx.Bucket(bucketCounters)
 		touched := map[string]bool{}
+		// The batch's outcomes complete now, as they are written: this
+		// transaction is what makes them handled.
+		at := l.now()
 		for _, o := range batch {
 			if o.outcome == nil {
 				counts.Duplicates++
@@ -421,6 +456,8 @@ func (l *Ledger) commit(batch []*op) error {
 				continue
 			}
 			oc := o.outcome
+			o.at = at
+			o.waited = oc.FastJobWaited != nil && oc.FastJobWaited(at)
 			key := []byte(oc.JobID)
 			if old := jobs.Get(key); old != nil {
 				// Recorded already (cannot happen while claims work; keep
@@ -433,20 +470,20 @@ func (l *Ledger) commit(batch []*op) error {
 				}
 			}
 			next++
-			if err := jobs.Put(key, encodeRecord(oc, next)); err != nil {
+			if err := jobs.Put(key, encodeRecord(oc.OK, at, next)); err != nil {
 				return err
 			}
 			if err := order.Put(u64(next), key); err != nil {
 				return err
 			}
 			count++
-			counts.add(oc)
+			counts.add(oc.Type, oc.OK, o.waited)
 			touched[keyHandled] = true
 			touched[typeKey(oc.Type, "handled")] = true
 			if !oc.OK {
 				touched[typeKey(oc.Type, "failed")] = true
 			}
-			if oc.FastJobWaited {
+			if o.waited {
 				touched[typeKey(oc.Type, "fast_jobs_waited")] = true
 			}
 		}
@@ -568,13 +605,13 @@ func (l *Ledger) Close() error {
 // A record: version, flags (bit 0: ok), completed_at (Unix ns), sequence.
 const recordLen = 1 + 1 + 8 + 8
 
-func encodeRecord(o *Outcome, seq uint64) []byte {
+func encodeRecord(ok bool, completedAt time.Time, seq uint64) []byte {
 	b := make([]byte, recordLen)
 	b[0] = schemaVersion
-	if o.OK {
+	if ok {
 		b[1] = 1
 	}
-	binary.BigEndian.PutUint64(b[2:], uint64(o.CompletedAt.UnixNano()))
+	binary.BigEndian.PutUint64(b[2:], uint64(completedAt.UnixNano()))
 	binary.BigEndian.PutUint64(b[10:], seq)
 	return b
 }

@@ -45,13 +45,32 @@ func handle(t *testing.T, l *Ledger, o Outcome) {
 	if got := claim(t, l, o.JobID); got != Claimed {
 		t.Fatalf("Claim(%s) = %v, want Claimed", o.JobID, got)
 	}
-	if err := l.Complete(o); err != nil {
+	if _, err := l.Complete(o); err != nil {
 		t.Fatalf("Complete(%s): %v", o.JobID, err)
 	}
 }
 
+// clock is a settable time for the ledger's Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
 func TestClaimOnceThenHandled(t *testing.T) {
-	l := open(t, Options{})
+	at := time.Unix(100, 5)
+	l := open(t, Options{Now: func() time.Time { return at }})
 	if got := claim(t, l, "a"); got != Claimed {
 		t.Fatalf("first claim = %v, want Claimed", got)
 	}
@@ -64,9 +83,8 @@ func TestClaimOnceThenHandled(t *testing.T) {
 	if got := claim(t, l, "a"); got != Claimed {
 		t.Fatalf("claim after Forget = %v, want Claimed", got)
 	}
-	at := time.Unix(100, 5)
-	if err := l.Complete(Outcome{JobID: "a", Type: "cache-read", OK: true, CompletedAt: at}); err != nil {
-		t.Fatal(err)
+	if got, err := l.Complete(Outcome{JobID: "a", Type: "cache-read", OK: true}); err != nil || !got.Equal(at) {
+		t.Fatalf("Complete = %v, %v; want the ledger's time %v", got, err, at)
 	}
 	if got := claim(t, l, "a"); got != Handled {
 		t.Fatalf("claim of a completed job = %v, want Handled", got)
@@ -81,17 +99,72 @@ func TestClaimOnceThenHandled(t *testing.T) {
 	}
 }
 
+// A result's completion time is the time of the transaction that records
+// it, not of the call: one that waits behind a commit in progress (group
+// commit under load) completes when its own transaction is written, and
+// the record holds the time Complete returned. Status reports that time
+// and the producer ends the job's root at it, so it must not be earlier
+// than the moment the job was really handled.
+func TestCompletionTimeIsTakenWhenTheOutcomeIsWritten(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	l := open(t, Options{afterCommit: func() {
+		once.Do(func() { close(entered); <-release }) // hold the first commit
+	}})
+	first := make(chan error, 1)
+	go func() { handleErr(l, "first", first) }()
+	<-entered
+
+	second := make(chan time.Time, 1)
+	go func() {
+		if got := claim(t, l, "second"); got != Claimed {
+			t.Errorf("Claim(second) = %v", got)
+		}
+		at, err := l.Complete(Outcome{JobID: "second", Type: "cache-read", OK: true})
+		if err != nil {
+			t.Error(err)
+		}
+		second <- at
+	}()
+	time.Sleep(20 * time.Millisecond) // let the second call queue behind the first commit
+	released := time.Now()
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	at := <-second
+	if at.Before(released) {
+		t.Errorf("the result queued behind a commit completed at %v, %s before that commit let it through",
+			at.Format(time.StampMicro), released.Sub(at))
+	}
+	if r, ok, err := l.Lookup("second"); err != nil || !ok || !r.CompletedAt.Equal(at) {
+		t.Errorf("Lookup(second) = %+v, %v, %v; want the time Complete returned, %v", r, ok, err, at)
+	}
+}
+
+func handleErr(l *Ledger, id string, done chan<- error) {
+	if r, err := l.Claim(id); err != nil || r != Claimed {
+		done <- fmt.Errorf("Claim(%s) = %v, %v", id, r, err)
+		return
+	}
+	_, err := l.Complete(Outcome{JobID: id, Type: "cache-read", OK: true})
+	done <- err
+}
+
 // The point of the ledger: a consumer that restarts still knows what it
 // handled (dedup and Status) and keeps counting from where it was.
 func TestRestartKeepsDedupStatusAndCounters(t *testing.T) {
 	dir := t.TempDir()
-	l, err := Open(Options{Dir: dir, Capacity: 100})
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	clk := &clock{t: at}
+	l, err := Open(Options{Dir: dir, Capacity: 100, Now: clk.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	handle(t, l, Outcome{JobID: "c-1", Type: "cache-read", OK: true, CompletedAt: at, FastJobWaited: true})
-	handle(t, l, Outcome{JobID: "v-1", Type: "vendor-api", OK: false, CompletedAt: at.Add(time.Second)})
+	waited := func(completed time.Time) bool { return completed.Equal(at) }
+	handle(t, l, Outcome{JobID: "c-1", Type: "cache-read", OK: true, FastJobWaited: waited})
+	clk.set(at.Add(time.Second))
+	handle(t, l, Outcome{JobID: "v-1", Type: "vendor-api", OK: false, FastJobWaited: waited})
 	if err := l.Duplicate(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +221,7 @@ func TestRetentionKeepsTheNewestCapacity(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 * capacity {
-		handle(t, l, Outcome{JobID: fmt.Sprint("j", i), Type: "database", OK: true, CompletedAt: time.Unix(int64(i), 0)})
+		handle(t, l, Outcome{JobID: fmt.Sprint("j", i), Type: "database", OK: true})
 		if n := l.Len(); n > capacity {
 			t.Fatalf("after %d outcomes the ledger holds %d, more than its capacity %d", i+1, n, capacity)
 		}
@@ -192,7 +265,7 @@ func TestFileSizeIsBounded(t *testing.T) {
 	l := open(t, Options{Capacity: capacity, noSync: true})
 	fill := func(from, n int) {
 		for i := from; i < from+n; i++ {
-			handle(t, l, Outcome{JobID: fmt.Sprintf("checkout-0123abcd-%06d", i), Type: "cache-read", OK: true, CompletedAt: time.Unix(int64(i), 0)})
+			handle(t, l, Outcome{JobID: fmt.Sprintf("checkout-0123abcd-%06d", i), Type: "cache-read", OK: true})
 		}
 	}
 	fill(0, 2*capacity)
@@ -215,7 +288,7 @@ func TestConcurrentCompletesAreAllRecorded(t *testing.T) {
 					t.Errorf("Claim(%s) = %v, %v", id, r, err)
 					return
 				}
-				if err := l.Complete(Outcome{JobID: id, Type: "cache-read", OK: true, CompletedAt: time.Now()}); err != nil {
+				if _, err := l.Complete(Outcome{JobID: id, Type: "cache-read", OK: true}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -346,7 +419,7 @@ func fill(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	for i := range 300 {
-		handle(t, l, Outcome{JobID: fmt.Sprint("job-", i), Type: "cache-read", OK: true, CompletedAt: time.Unix(int64(i), 0)})
+		handle(t, l, Outcome{JobID: fmt.Sprint("job-", i), Type: "cache-read", OK: true})
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -366,7 +439,7 @@ func TestFailedWriteIsAnErrorNeverAnAck(t *testing.T) {
 		if got := claim(t, l, id); got != Claimed {
 			t.Fatalf("Claim(%s) = %v", id, got)
 		}
-		failed = l.Complete(Outcome{JobID: id, Type: "cache-read", OK: true, CompletedAt: time.Now()})
+		_, failed = l.Complete(Outcome{JobID: id, Type: "cache-read", OK: true})
 		if failed != nil {
 			if _, ok, _ := l.Lookup(id); ok {
 				t.Errorf("a failed Complete left a record of %s", id)
@@ -396,7 +469,7 @@ func TestClosedLedgerAnswersErrClosed(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Complete(Outcome{JobID: "late", Type: "cache-read"}); !errors.Is(err, ErrClosed) {
+	if _, err := l.Complete(Outcome{JobID: "late", Type: "cache-read"}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Complete after Close: %v, want ErrClosed", err)
 	}
 	if _, err := l.Claim("late"); err == nil {

@@ -30,9 +30,6 @@ import (
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/consumer/internal/sink"
 )
 
-// MaxStatusIDs bounds one Status call, as the API promises.
-const MaxStatusIDs = 1000
-
 const (
 	recentWindow = 1024 // outcomes kept for percentiles
 	slowestShown = 5    // slowest fast jobs in /stats
@@ -185,6 +182,8 @@ func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobs
 	defer release()
 	consumerWait := s.now().Sub(arrived)
 
+	// result.process ends after the ledger's record (deferred), so it
+	// covers the time the record says the job was handled.
 	pctx, proc := s.tp.StartSpan(ctx, spans.ResultProcess)
 	defer proc.Finish()
 	tagJob(proc, job)
@@ -192,18 +191,24 @@ func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobs
 	// The result is taken: handling runs to the end even if the caller goes
 	// away, so a retry finds it done instead of handling it twice.
 	s.sleep(s.Settings().ProcessDelay)
-	done := s.now()
 
-	var endToEnd time.Duration
-	if at := job.GetSubmittedAt(); at.IsValid() {
-		endToEnd = done.Sub(at.AsTime())
+	// The job's end to end runs until the ledger recorded it: that is when
+	// it became handled, and the time Status reports (the end of the
+	// job's root span).
+	submitted := job.GetSubmittedAt()
+	endToEndAt := func(done time.Time) time.Duration {
+		if !submitted.IsValid() {
+			return 0
+		}
+		return done.Sub(submitted.AsTime())
 	}
 	work := res.GetWork().AsDuration()
 	fast := jobs.IsFast(job.GetType())
-	if err := s.ledger.Complete(ledger.Outcome{
-		JobID: job.GetId(), Type: jobs.TypeName(job.GetType()), OK: res.GetOk(), CompletedAt: done,
-		FastJobWaited: sink.FastJobWaited(fast, work, endToEnd),
-	}); err != nil {
+	done, err := s.ledger.Complete(ledger.Outcome{
+		JobID: job.GetId(), Type: jobs.TypeName(job.GetType()), OK: res.GetOk(),
+		FastJobWaited: func(done time.Time) bool { return sink.FastJobWaited(fast, work, endToEndAt(done)) },
+	})
+	if err != nil {
 		// Not recorded, so not acknowledged: the workers retry, and the
 		// retry is handled again (Complete dropped the claim).
 		proc.SetTag(tracing.TagError, "result handled but not recorded: "+err.Error())
@@ -211,6 +216,7 @@ func (s *Server) Deliver(ctx context.Context, req *jobsv1.DeliverRequest) (*jobs
 		return nil, status.Errorf(codes.Unavailable, "result for job %s handled but not recorded: %v; retry", job.GetId(), err)
 	}
 
+	endToEnd := endToEndAt(done)
 	proc.SetBoolTag(spans.Duplicate, false)
 	proc.SetBoolTag(spans.ResultOK, res.GetOk())
 	if !res.GetOk() && res.GetError() != "" {
@@ -257,8 +263,8 @@ func (s *Server) logResult(ctx context.Context, res *jobsv1.Result, fast bool, w
 // Deliver rule) fails the whole call, naming its index.
 func (s *Server) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.StatusResponse, error) {
 	ids := req.GetJobIds()
-	if len(ids) > MaxStatusIDs {
-		return nil, status.Errorf(codes.InvalidArgument, "job_ids: at most %d per call, got %d", MaxStatusIDs, len(ids))
+	if len(ids) > jobs.MaxStatusIDs {
+		return nil, status.Errorf(codes.InvalidArgument, "job_ids: at most %d per call, got %d", jobs.MaxStatusIDs, len(ids))
 	}
 	for i, id := range ids {
 		if err := validateJobID(id); err != nil {
@@ -281,22 +287,9 @@ func (s *Server) Status(_ context.Context, req *jobsv1.StatusRequest) (*jobsv1.S
 	return resp, nil
 }
 
+// tagJob sets the job's attributes and the attempt the result came from.
 func tagJob(span *tracez.ActiveSpan, job *jobsv1.Job) {
-	span.SetTag(spans.JobID, job.GetId())
-	span.SetTag(spans.JobType, jobs.TypeName(job.GetType()))
-	span.SetTag(spans.JobPriority, jobs.PriorityName(job.GetPriority()))
-	if job.GetTarget() != "" {
-		span.SetTag(spans.JobTarget, job.GetTarget())
-	}
-	if job.GetBatch() != "" {
-		span.SetTag(spans.JobBatch, job.GetBatch())
-	}
-	if job.GetScenario() != "" {
-		span.SetTag(spans.JobScenario, job.GetScenario())
-	}
-	if job.GetSequence() != 0 {
-		span.SetIntTag(spans.JobSequence, int(job.GetSequence()))
-	}
+	jobs.Tag(span, job)
 	if job.GetAttempt() != 0 {
 		span.SetIntTag(spans.JobAttempt, int(job.GetAttempt()))
 	}

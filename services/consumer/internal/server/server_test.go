@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/logging/logtest"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
@@ -54,7 +55,7 @@ func start(t *testing.T, opts Options) *harness {
 		opts.Settings.Concurrency = 1
 	}
 	if opts.Ledger == nil {
-		opts.Ledger = openLedger(t, t.TempDir(), 1000)
+		opts.Ledger = openLedger(t, t.TempDir(), 1000, opts.Now)
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = func(time.Duration) {}
@@ -79,9 +80,15 @@ func start(t *testing.T, opts Options) *harness {
 	return &harness{srv: srv, tp: tp, exp: exp, client: jobsv1.NewResultSinkClient(conn), logs: logs}
 }
 
-func openLedger(t testing.TB, dir string, capacity int) *ledger.Ledger {
+// openLedger opens a ledger in dir; now, when given, is its clock (the
+// server's, in tests that set one).
+func openLedger(t testing.TB, dir string, capacity int, now ...func() time.Time) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.Open(ledger.Options{Dir: dir, Capacity: capacity})
+	o := ledger.Options{Dir: dir, Capacity: capacity}
+	if len(now) > 0 {
+		o.Now = now[0]
+	}
+	l, err := ledger.Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +418,7 @@ func TestStatusValidatesEveryID(t *testing.T) {
 		{"empty", []string{"ok-1", ""}, "job_ids[1]"},
 		{"129 bytes", []string{strings.Repeat("a", 129)}, "job_ids[0]"},
 		{"bad byte", []string{"ok-1", "ok-2", "x;y"}, "job_ids[2]"},
-		{"too many", make([]string, MaxStatusIDs+1), "job_ids"},
+		{"too many", make([]string, jobs.MaxStatusIDs+1), "job_ids"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := h.client.Status(context.Background(), &jobsv1.StatusRequest{JobIds: c.ids})
@@ -457,7 +464,7 @@ func TestStatus(t *testing.T) {
 		t.Errorf("failed-job: %v, want done and not ok", j)
 	}
 
-	_, err = h.client.Status(ctx, &jobsv1.StatusRequest{JobIds: make([]string, MaxStatusIDs+1)})
+	_, err = h.client.Status(ctx, &jobsv1.StatusRequest{JobIds: make([]string, jobs.MaxStatusIDs+1)})
 	if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "job_ids") {
 		t.Errorf("1001 IDs: %v, want InvalidArgument naming job_ids", err)
 	}
@@ -562,7 +569,7 @@ func TestAdminConfigValidation(t *testing.T) {
 func TestRestartKeepsDedupStatusAndStats(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	first, err := ledger.Open(ledger.Options{Dir: dir, Capacity: 100})
+	first, err := ledger.Open(ledger.Options{Dir: dir, Capacity: 100, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
@@ -136,4 +138,43 @@ func names(ss []tracetest.SpanStub) []string {
 		n = append(n, s.Name)
 	}
 	return n
+}
+
+// The time Status reports for a job (where the producer ends its root) is
+// the ledger's record, and result.process covers it: it starts before the
+// job was handled and ends after the record was written. Its
+// job.end_to_end_ms runs to that same time.
+func TestResultProcessCoversTheRecordedCompletion(t *testing.T) {
+	h := start(t, Options{})
+	req := result("checkout-b1-02", jobsv1.JobType_JOB_TYPE_CACHE_READ)
+	submitted := time.Now().Add(-300 * time.Millisecond)
+	req.Result.Job.SubmittedAt = timestamppb.New(submitted)
+	if _, err := h.client.Deliver(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	st, err := h.client.Status(context.Background(), &jobsv1.StatusRequest{JobIds: []string{"checkout-b1-02"}})
+	if err != nil || !st.GetJobs()[0].GetDone() {
+		t.Fatalf("Status = %v, %v", st, err)
+	}
+	completed := st.GetJobs()[0].GetCompletedAt().AsTime()
+	if err := h.tp.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var proc *tracetest.SpanStub
+	for _, s := range h.exp.GetSpans() {
+		if s.Name == spans.ResultProcess {
+			proc = &s
+		}
+	}
+	if proc == nil {
+		t.Fatal("no result.process span")
+	}
+	if completed.Before(proc.StartTime) || completed.After(proc.EndTime) {
+		t.Errorf("completed_at %s is outside result.process [%s, %s]", completed.Format(time.StampMicro),
+			proc.StartTime.Format(time.StampMicro), proc.EndTime.Format(time.StampMicro))
+	}
+	want := fmt.Sprint(completed.Sub(submitted).Round(time.Millisecond).Milliseconds())
+	if got := attrs(*proc)[spans.EndToEndMS]; got != want {
+		t.Errorf("result.process %s = %s; completed_at - submitted_at = %s ms", spans.EndToEndMS, got, want)
+	}
 }

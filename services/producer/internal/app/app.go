@@ -39,6 +39,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		_ = tp.Shutdown(ctx)
 		return err
 	}
+	meters := lifecycle.Unit{Name: "metrics", Stop: mp.Shutdown}
 
 	wc, err := workers.New(cfg.WorkersAddr, tp)
 	if err != nil {
@@ -80,7 +81,8 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		"scenario", cfg.Scenario, "retry_after", cfg.RetryAfter, "max_attempts", cfg.MaxAttempts, "tracing", tp.Enabled())
 	// Stopped in reverse: HTTP (admin bursts finish), generator (in-flight
 	// submissions finish), delivery (the consumer confirms what it can
-	// before the deadline; the rest is abandoned), connections, then spans.
-	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout, flush, lifecycle.Pprof(cfg.PprofAddr), clients, delivery, generator,
+	// before the deadline; the rest is abandoned), connections, metrics,
+	// then spans.
+	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout, flush, meters, lifecycle.Pprof(cfg.PprofAddr), clients, delivery, generator,
 		lifecycle.HTTP("http", httpSrv, hl))
 }

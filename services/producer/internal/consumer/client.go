@@ -6,6 +6,7 @@ package consumer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"
@@ -13,10 +14,8 @@ import (
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/grpcclient"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
 )
-
-// MaxIDsPerCall is the consumer's limit per Status call.
-const MaxIDsPerCall = 1000
 
 // Client polls jobs.v1.ResultSink/Status. It is deliberately not traced:
 // polling every 100 ms would bury the jobs' traces.
@@ -38,11 +37,11 @@ func New(addr string) (*Client, error) {
 // Close releases the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// Status asks about ids, in calls of at most MaxIDsPerCall.
+// Status asks about ids, in calls of at most jobs.MaxStatusIDs.
 func (c *Client) Status(ctx context.Context, ids []string) ([]*jobsv1.JobStatus, error) {
 	out := make([]*jobsv1.JobStatus, 0, len(ids))
-	for start := 0; start < len(ids); start += MaxIDsPerCall {
-		resp, err := c.sink.Status(ctx, &jobsv1.StatusRequest{JobIds: ids[start:min(start+MaxIDsPerCall, len(ids))]})
+	for batch := range slices.Chunk(ids, jobs.MaxStatusIDs) {
+		resp, err := c.sink.Status(ctx, &jobsv1.StatusRequest{JobIds: batch})
 		if err != nil {
 			return out, fmt.Errorf("consumer status: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/fakes"
 )
 
@@ -15,7 +16,7 @@ func TestStatusSplitsLargeRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ids := make([]string, 2*MaxIDsPerCall+1)
+	ids := make([]string, 2*jobs.MaxStatusIDs+1)
 	for i := range ids {
 		ids[i] = fmt.Sprint(i)
 	}

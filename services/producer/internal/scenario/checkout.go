@@ -29,7 +29,12 @@ type BurstJob struct {
 	OK        bool   `json:"ok"`
 	// Attempts counts the Submits of the job so far; Outcome is its
 	// job.outcome once its life ended (empty while it is outstanding).
-	Attempts   int     `json:"attempts"`
+	Attempts int `json:"attempts"`
+	// Requeued counts its re-submissions the pool queued: it had lost the
+	// job (a crash or restart) or not answered before. Re-submissions it
+	// answered already_held (it still had the job, which was only slow)
+	// are in Attempts, not here.
+	Requeued   int     `json:"requeued"`
 	Outcome    string  `json:"outcome,omitempty"`
 	EndToEndMS float64 `json:"end_to_end_ms,omitempty"`
 
@@ -47,7 +52,10 @@ type BurstReport struct {
 	// NotSubmitted counts jobs the worker pool never accepted (shed,
 	// refused, unreachable) or that were never sent.
 	NotSubmitted int `json:"not_submitted"`
-	// Resubmitted counts jobs submitted more than once.
+	// Resubmitted counts jobs the pool queued again at a later attempt
+	// (Requeued > 0): re-submitted after the pool lost them or did not
+	// answer. A job only checked on after RETRY_AFTER (answered
+	// already_held) is not counted: nothing went wrong with it.
 	Resubmitted int `json:"resubmitted"`
 	// Summary is the line printed for the burst.
 	Summary string `json:"summary"`
@@ -117,7 +125,7 @@ func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstRepor
 		select {
 		case <-t.Done():
 			res := t.Result()
-			j.Attempts, j.Submitted, j.Outcome = res.Attempts, res.Accepted, res.Outcome
+			j.Attempts, j.Requeued, j.Submitted, j.Outcome = res.Attempts, res.Requeued, res.Accepted, res.Outcome
 			if res.Done() {
 				j.Done, j.OK = true, res.Outcome == spans.OutcomeDelivered
 				j.EndToEndMS = millis(res.EndToEnd)
@@ -128,13 +136,13 @@ func (r *Runner) Checkout(ctx context.Context, timeout time.Duration) BurstRepor
 			}
 		default:
 			pending++
-			attempts, accepted, lastErr := t.Progress()
-			j.Attempts, j.Submitted = attempts, accepted
-			if !accepted {
-				j.Error = lastErr
+			p := t.Progress()
+			j.Attempts, j.Requeued, j.Submitted = p.Attempts, p.Requeued, p.Accepted
+			if !p.Accepted {
+				j.Error = p.LastErr
 			}
 		}
-		if j.Attempts > 1 {
+		if j.Requeued > 0 {
 			rep.Resubmitted++
 		}
 	}
@@ -179,7 +187,8 @@ func (r *Runner) summarize(rep *BurstReport, elapsed, timeout time.Duration, sto
 	head := "checkout " + rep.Batch + ": "
 	switch {
 	case rep.Completed == rep.Total && rep.Resubmitted > 0:
-		return fmt.Sprintf("%sall %d jobs completed in %s (%d re-submitted)", head, rep.Total, round(elapsed), rep.Resubmitted)
+		return fmt.Sprintf("%sall %d jobs completed in %s (%d re-submitted after the worker pool lost them or did not answer)",
+			head, rep.Total, round(elapsed), rep.Resubmitted)
 	case rep.Completed == rep.Total:
 		return fmt.Sprintf("%sall %d jobs completed in %s", head, rep.Total, round(elapsed))
 	case rep.TimedOut:

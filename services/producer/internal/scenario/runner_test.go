@@ -169,6 +169,64 @@ func TestHungPoolCannotHoldABurstPastItsTimeout(t *testing.T) {
 	}
 }
 
+// A slow burst is not a faulty one: jobs the consumer has not confirmed
+// after RETRY_AFTER are checked on, and the pool, still holding them,
+// answers already_held. Nothing was queued again, so the burst's line says
+// nothing about re-submissions, and the per-attempt log says "still held".
+func TestSlowJobsCheckedOnAreNotReportedResubmitted(t *testing.T) {
+	r := newRig(t, Load{Scenario: NameIdle}, Options{}, tracker.Options{RetryAfter: tracker.MinRetryAfter})
+	r.pool.OnAccept(nil) // the consumer handles a job only once it was checked on
+	r.pool.SetHeld(func(j *jobsv1.Job) bool {
+		if j.GetAttempt() > 1 {
+			r.sink.Complete(j.GetId())
+			return true
+		}
+		return false
+	})
+	rep := r.runner.Checkout(context.Background(), 10*time.Second)
+	if rep.Completed != 20 || rep.Resubmitted != 0 {
+		t.Fatalf("report: completed %d, resubmitted %d; want 20, 0", rep.Completed, rep.Resubmitted)
+	}
+	for _, j := range rep.Jobs {
+		if j.Attempts < 2 || j.Requeued != 0 {
+			t.Errorf("job %s: %d attempts, %d requeued; want a check (2 attempts), nothing requeued", j.ID, j.Attempts, j.Requeued)
+		}
+	}
+	if want := regexp.MustCompile(`^checkout [0-9a-f]{8}: all 20 jobs completed in [0-9.]+m?s$`); !want.MatchString(rep.Summary) {
+		t.Errorf("summary %q; want the plain completion line", rep.Summary)
+	}
+	logs := r.logs.String()
+	if strings.Contains(logs, "re-submitted") || strings.Count(logs, `msg="still held by the worker pool"`) != 20 {
+		t.Errorf("per-attempt log lines: want 20 'still held', no 're-submitted':\n%s", logs)
+	}
+}
+
+// Jobs the pool queued again (it had not answered, or had lost them) are
+// what the burst's line counts as re-submitted.
+func TestJobsQueuedAgainAreReportedResubmitted(t *testing.T) {
+	r := newRig(t, Load{Scenario: NameIdle}, Options{})
+	r.pool.SetRefuse(func(j *jobsv1.Job) error {
+		if j.GetSequence() <= 3 && j.GetAttempt() == 1 {
+			return status.Error(codes.Unavailable, "restarting")
+		}
+		return nil
+	})
+	rep := r.runner.Checkout(context.Background(), 10*time.Second)
+	if rep.Completed != 20 || rep.Resubmitted != 3 {
+		t.Fatalf("report: completed %d, resubmitted %d; want 20, 3", rep.Completed, rep.Resubmitted)
+	}
+	if want := "all 20 jobs completed in "; !strings.Contains(rep.Summary, want) ||
+		!strings.HasSuffix(rep.Summary, "(3 re-submitted after the worker pool lost them or did not answer)") {
+		t.Errorf("summary %q", rep.Summary)
+	}
+	if j := rep.Jobs[0]; j.Attempts != 2 || j.Requeued != 1 {
+		t.Errorf("job 1: %+v; want 2 attempts, 1 requeued", j)
+	}
+	if n := strings.Count(r.logs.String(), `msg="re-submitted: the worker pool queued it again"`); n != 3 {
+		t.Errorf("%d 're-submitted' log lines; want 3:\n%s", n, r.logs.String())
+	}
+}
+
 // Shed jobs are counted and not retried; a job the pool did not answer is
 // re-submitted and, once accepted, completes within the burst, counted once.
 func TestShedJobsAreCountedUnreachableOnesRetried(t *testing.T) {

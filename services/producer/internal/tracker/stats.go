@@ -7,6 +7,7 @@ import (
 // counters are the tracker's tallies; guarded by Tracker.mu.
 type counters struct {
 	attempts, resubmissions, alreadyHeld, unavailable uint64
+	requeued, refusedAgain                            uint64
 	confirmed, confirmedFailed                        uint64
 	shed, invalid, lost, abandoned, refusedFull       uint64
 	pollsFailed                                       uint64
@@ -35,7 +36,8 @@ func (c *counters) init() {
 
 // Stats say how delivery from the producer went: the "delivery" part of
 // the producer's /stats. Every count is of jobs, except attempts,
-// resubmissions, already_held, unavailable and status_polls_failed.
+// resubmissions, already_held, requeued, unavailable, resubmissions_refused
+// and status_polls_failed.
 type Stats struct {
 	// Outstanding jobs wait for the consumer's confirmation, at most
 	// MaxOutstanding; RefusedFull counts jobs not submitted because that
@@ -47,19 +49,27 @@ type Stats struct {
 	MaxAttempts    int    `json:"max_attempts"`
 
 	// Attempts counts Submit calls; Resubmissions those after a job's
-	// first; AlreadyHeld the re-submissions the pool answered already_held
-	// (it still had the job); Unavailable the Submits the pool did not
-	// answer (down, restarting, timed out), retried soon.
-	Attempts      uint64 `json:"attempts"`
-	Resubmissions uint64 `json:"resubmissions"`
-	AlreadyHeld   uint64 `json:"already_held"`
-	Unavailable   uint64 `json:"unavailable"`
+	// first. Of those, AlreadyHeld were answered already_held (the pool
+	// still had the job: a check, nothing queued), Requeued were accepted
+	// (the pool queued the job again: it had lost it in a crash or
+	// restart, or had not answered before) and ResubmissionsRefused met a
+	// full queue (RESOURCE_EXHAUSTED) although the pool had accepted the
+	// job before: owed delivery, they are retried soon, not shed.
+	// Unavailable counts the Submits the pool did not answer (down,
+	// restarting, timed out), retried soon.
+	Attempts             uint64 `json:"attempts"`
+	Resubmissions        uint64 `json:"resubmissions"`
+	AlreadyHeld          uint64 `json:"already_held"`
+	Requeued             uint64 `json:"requeued"`
+	ResubmissionsRefused uint64 `json:"resubmissions_refused"`
+	Unavailable          uint64 `json:"unavailable"`
 
 	// Confirmed: jobs the consumer handled (each once, whatever its
 	// attempts); ConfirmedFailed: of those, jobs whose work failed.
 	Confirmed       uint64 `json:"confirmed"`
 	ConfirmedFailed uint64 `json:"confirmed_failed"`
-	// Shed: refused by a full queue (RESOURCE_EXHAUSTED), not retried.
+	// Shed: refused by a full queue (RESOURCE_EXHAUSTED) before the pool
+	// ever accepted them; not retried.
 	Shed uint64 `json:"shed"`
 	// Invalid: refused as invalid (INVALID_ARGUMENT), not retried.
 	Invalid uint64 `json:"invalid"`
@@ -91,6 +101,7 @@ func (t *Tracker) Stats() (Stats, TypeStats) {
 		Outstanding: len(t.jobs), MaxOutstanding: t.maxOut, RefusedFull: c.refusedFull,
 		RetryAfter: t.retryAfter.String(), MaxAttempts: t.maxAtt,
 		Attempts: c.attempts, Resubmissions: c.resubmissions, AlreadyHeld: c.alreadyHeld, Unavailable: c.unavailable,
+		Requeued: c.requeued, ResubmissionsRefused: c.refusedAgain,
 		Confirmed: c.confirmed, ConfirmedFailed: c.confirmedFailed,
 		Shed: c.shed, Invalid: c.invalid, Lost: c.lost, Abandoned: c.abandoned,
 		StatusPollsFailed: c.pollsFailed,

@@ -48,7 +48,7 @@ type Consumer interface {
 
 // Defaults and limits of the settings.
 const (
-	DefaultRetryAfter     = 5 * time.Second
+	DefaultRetryAfter     = 30 * time.Second
 	DefaultMaxAttempts    = 10
 	DefaultPollEvery      = 100 * time.Millisecond
 	DefaultMaxOutstanding = 10000
@@ -62,11 +62,12 @@ const (
 const (
 	// retryBackoffCap bounds the doubling of RETRY_AFTER.
 	retryBackoffCap = 8
-	// unreachableFirst and unreachableMax pace the retries of a Submit
-	// the pool did not answer: soon at first, then at most every 5 s. A
-	// pool seen again (a new connection) makes them due at once.
-	unreachableFirst = 250 * time.Millisecond
-	unreachableMax   = 5 * time.Second
+	// soonFirst and soonMax pace the retries of a Submit the pool did
+	// not answer, and of a re-submission a full queue refused: soon at
+	// first, then at most every 5 s. A pool seen again (a new connection)
+	// makes them due at once.
+	soonFirst = 250 * time.Millisecond
+	soonMax   = 5 * time.Second
 	// pollTimeout bounds one round of Status calls.
 	pollTimeout = 2 * time.Second
 	// maxRetriesInFlight bounds the re-submissions running at once; more
@@ -178,10 +179,12 @@ type entry struct {
 
 	attempts    int  // Submits made
 	answered    int  // of them answered accepted or already_held
-	unreachable int  // consecutive Submits the pool did not answer
+	requeued    int  // of them after the first, answered accepted: queued again
+	soon        int  // consecutive Submits unanswered, or refused after an accept
 	accepted    bool // the pool accepted it at least once
 	generation  uint64
 	lastErr     string
+	lastOutcome string    // submit.outcome of the latest attempt
 	last        submitRef // the latest attempt's job.submit
 	lastEnd     time.Time // when the latest attempt returned
 	inflight    bool
@@ -201,6 +204,11 @@ type Result struct {
 	Attempts int
 	// Accepted: the pool accepted it at some attempt.
 	Accepted bool
+	// Requeued counts the attempts after the first that the pool
+	// accepted: it queued the job again, having lost it (a crash or
+	// restart) or not answered before. Re-submissions answered
+	// already_held (the pool still had the job) are not counted.
+	Requeued int
 	// For delivered and failed jobs: when the consumer handled it, and
 	// how long that was after the first submission.
 	CompletedAt time.Time
@@ -234,12 +242,20 @@ func (k *Ticket) Result() Result {
 	return k.e.res
 }
 
-// Progress says, for a job not final yet, how many attempts were made and
+// Progress is where a job not final yet stands.
+type Progress struct {
+	Attempts int
+	Requeued int // as in Result
+	Accepted bool
+	LastErr  string // of the latest Submit that failed
+}
+
+// Progress says, for a job not final yet, how many attempts were made,
 // whether the pool accepted it, and the last Submit error.
-func (k *Ticket) Progress() (attempts int, accepted bool, lastErr string) {
+func (k *Ticket) Progress() Progress {
 	k.t.mu.Lock()
 	defer k.t.mu.Unlock()
-	return k.e.attempts, k.e.accepted, k.e.lastErr
+	return Progress{Attempts: k.e.attempts, Requeued: k.e.requeued, Accepted: k.e.accepted, LastErr: k.e.lastErr}
 }
 
 // Submit starts tracking job: it opens the job's root span, stamps
@@ -264,7 +280,7 @@ func (t *Tracker) Submit(ctx context.Context, job *jobsv1.Job, level slog.Level)
 	}
 	start := t.now()
 	rctx, root := t.tp.StartSpanAt(context.Background(), spans.JobRootName(job.GetScenario(), typ), start)
-	tagJob(root, job, typ)
+	jobs.Tag(root, job)
 	job.SubmittedAt = timestamppb.New(start)
 	job.TraceContext = t.tp.Inject(rctx)
 	e := &entry{job: job, typ: typ, root: root, start: start, level: level, inflight: true, done: make(chan struct{})}
@@ -323,7 +339,7 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 	span.SetTag(spans.MessagingDestination, spans.DestinationJobs)
 	span.SetTag(spans.MessagingOperationType, spans.MessagingOperationSend)
 	span.SetTag(spans.MessagingMessageID, e.job.GetId())
-	tagJob(span, e.job, e.typ)
+	jobs.Tag(span, e.job)
 	span.SetIntTag(spans.JobAttempt, n)
 	if prev.spanID != "" {
 		tracing.AddLink(span, prev.traceID, prev.spanID)
@@ -340,6 +356,7 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 
 	t.mu.Lock()
 	e.inflight = false
+	e.lastOutcome = outcome
 	e.last = submitRef{span.TraceID(), span.SpanID()}
 	e.lastEnd = end
 	e.generation = a.Generation
@@ -351,9 +368,13 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 		if !e.accepted {
 			t.counts.of(e.typ).accepted++
 		}
+		if n > 1 {
+			e.requeued++
+			t.counts.requeued++
+		}
 		e.accepted = true
-		if e.final {
-			e.res.Accepted = true // confirmed before this answer came back
+		if e.final { // confirmed before this answer came back
+			e.res.Accepted, e.res.Requeued = true, e.requeued
 		}
 	case spans.SubmitAlreadyHeld:
 		t.counts.alreadyHeld++
@@ -366,8 +387,16 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 		finish = t.finishRoot(e)
 	case outcome == spans.SubmitAccepted || outcome == spans.SubmitAlreadyHeld:
 		e.answered++
-		e.unreachable = 0
+		e.soon = 0
 		e.next = end.Add(t.retryWait(e.answered))
+	case outcome == spans.SubmitRejected && e.accepted:
+		// The pool accepted the job before, and then lost it (a crash):
+		// its re-submission met a full queue, e.g. of a pool restarted
+		// smaller. This job is owed delivery, not shed: retry it like a
+		// Submit the pool did not answer, until the last attempt.
+		t.counts.refusedAgain++
+		e.soon++
+		e.next = end.Add(soonWait(e.soon))
 	case outcome == spans.SubmitRejected:
 		t.counts.shed++
 		t.counts.of(e.typ).shed++
@@ -379,8 +408,8 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 			"refused as invalid by the worker pool: "+e.lastErr)
 	default:
 		t.counts.unavailable++
-		e.unreachable++
-		e.next = end.Add(unreachableWait(e.unreachable))
+		e.soon++
+		e.next = end.Add(soonWait(e.soon))
 	}
 	t.mu.Unlock()
 	if finish != nil {
@@ -393,8 +422,11 @@ func (t *Tracker) attempt(ctx context.Context, e *entry) {
 	switch {
 	case outcome == spans.SubmitAccepted && n == 1:
 		t.log.Log(sctx, e.level, "submitted", attrs...)
-	case outcome == spans.SubmitAccepted || outcome == spans.SubmitAlreadyHeld:
-		t.log.Log(sctx, e.level, "re-submitted", attrs...)
+	case outcome == spans.SubmitAccepted:
+		t.log.Log(sctx, max(e.level, slog.LevelInfo), "re-submitted: the worker pool queued it again", attrs...)
+	case outcome == spans.SubmitAlreadyHeld:
+		// A check after RETRY_AFTER, not a fault: the job is only slow.
+		t.log.Log(sctx, e.level, "still held by the worker pool", attrs...)
 	default:
 		t.log.Log(sctx, max(e.level, slog.LevelInfo), "submit failed", append(attrs, "code", status.Code(err).String(), "err", err)...)
 	}
@@ -406,9 +438,10 @@ func (t *Tracker) retryWait(answered int) time.Duration {
 	return t.retryAfter * time.Duration(min(1<<min(answered-1, 30), retryBackoffCap))
 }
 
-// unreachableWait paces the retries of Submits the pool did not answer.
-func unreachableWait(n int) time.Duration {
-	return min(unreachableFirst<<min(n-1, 10), unreachableMax)
+// soonWait paces the retries of Submits the pool did not answer, and of
+// re-submissions a full queue refused: the n-th in a row waits this long.
+func soonWait(n int) time.Duration {
+	return min(soonFirst<<min(n-1, 10), soonMax)
 }
 
 // finalize ends e's life with res at end (errText: the root's error
@@ -418,6 +451,7 @@ func unreachableWait(n int) time.Duration {
 func (t *Tracker) finalize(e *entry, res Result, end time.Time, errText string) func() {
 	res.Attempts = e.attempts
 	res.Accepted = e.accepted
+	res.Requeued = e.requeued
 	e.final, e.res = true, res
 	delete(t.jobs, e.job.GetId())
 	if errText != "" {
@@ -453,20 +487,6 @@ func (t *Tracker) finishRoot(e *entry) func() {
 		}
 		tracing.FinishAt(root, end)
 		close(done)
-	}
-}
-
-func tagJob(span *tracez.ActiveSpan, job *jobsv1.Job, typ string) {
-	span.SetTag(spans.JobID, job.GetId())
-	span.SetTag(spans.JobType, typ)
-	span.SetTag(spans.JobPriority, jobs.PriorityName(job.GetPriority()))
-	span.SetTag(spans.JobTarget, job.GetTarget())
-	span.SetTag(spans.JobScenario, job.GetScenario())
-	if job.GetSequence() != 0 {
-		span.SetIntTag(spans.JobSequence, int(job.GetSequence()))
-	}
-	if job.GetBatch() != "" {
-		span.SetTag(spans.JobBatch, job.GetBatch())
 	}
 }
 
@@ -616,8 +636,11 @@ func (t *Tracker) dispatch() {
 }
 
 func lastAnswer(e *entry) string {
-	if e.lastErr != "" && e.unreachable > 0 {
+	switch e.lastOutcome {
+	case spans.SubmitUnavailable:
 		return "the worker pool did not answer: " + e.lastErr
+	case spans.SubmitRejected:
+		return "the worker pool's queue was full: " + e.lastErr
 	}
 	return "the worker pool accepted it, the consumer never reported it handled"
 }

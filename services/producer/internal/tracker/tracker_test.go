@@ -100,8 +100,8 @@ func wait(t *testing.T, k *Ticket) Result {
 	case <-k.Done():
 		return k.Result()
 	case <-time.After(10 * time.Second):
-		attempts, accepted, lastErr := k.Progress()
-		t.Fatalf("job not final after 10s: %d attempts, accepted %v, last error %q", attempts, accepted, lastErr)
+		p := k.Progress()
+		t.Fatalf("job not final after 10s: %d attempts, accepted %v, last error %q", p.Attempts, p.Accepted, p.LastErr)
 		return Result{}
 	}
 }
@@ -319,6 +319,75 @@ func TestShedJobIsNotRetried(t *testing.T) {
 	}
 	if n := len(r.pool.Calls()); n != 1 {
 		t.Errorf("the pool got %d Submits; want 1", n)
+	}
+}
+
+// A job the pool accepted, then lost in a crash, is owed delivery: when its
+// re-submission to the restarted pool meets a full queue, that is not load
+// shedding. It is retried soon (long before RETRY_AFTER), and delivered
+// once there is room; nothing is counted shed.
+func TestJobRefusedAfterItWasAcceptedIsRetriedNotShed(t *testing.T) {
+	r := newRig(t, Options{RetryAfter: time.Hour})
+	k := r.submit(t, job("owed", jobsv1.JobType_JOB_TYPE_CACHE_READ))
+	var mu sync.Mutex
+	refusals := 2
+	r.pool.SetRefuse(func(*jobsv1.Job) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if refusals > 0 {
+			refusals--
+			return status.Error(grpccodes.ResourceExhausted, "job queue full (1 jobs); try later")
+		}
+		return nil
+	})
+	r.pool.OnAccept(func(j *jobsv1.Job) { r.sink.Complete(j.GetId()) })
+	// The pool restarts, smaller: the job is re-submitted on reconnection.
+	r.stop()
+	fakes.ServeAt(t, r.addr, r.pool, r.sink)
+
+	res := wait(t, k)
+	if res.Outcome != spans.OutcomeDelivered || res.Attempts != 4 || !res.Accepted {
+		t.Fatalf("result %+v; want delivered at the fourth attempt", res)
+	}
+	got := r.spansOf(t, k.TraceID())
+	for i, want := range []string{spans.SubmitAccepted, spans.SubmitRejected, spans.SubmitRejected, spans.SubmitAccepted} {
+		if o := attrs(got[spans.JobSubmit][i])[spans.SubmitOutcome]; o != want {
+			t.Errorf("attempt %d: submit.outcome %q, want %q", i+1, o, want)
+		}
+	}
+	root := got[spans.JobRootName("checkout", "cache-read")][0]
+	if root.Status.Code == codes.Error || attrs(root)[spans.JobOutcome] != spans.OutcomeDelivered {
+		t.Errorf("root: status %v %q, outcome %q; want delivered, no error", root.Status.Code, root.Status.Description, attrs(root)[spans.JobOutcome])
+	}
+	st, byType := r.Stats()
+	if st.Shed != 0 || byType.Shed["cache-read"] != 0 || st.ResubmissionsRefused != 2 || st.Requeued != 1 || st.Confirmed != 1 {
+		t.Errorf("stats %+v, by type %+v; want nothing shed, 2 re-submissions refused, 1 requeued", st, byType)
+	}
+}
+
+// A job the pool accepted and whose re-submissions keep meeting a full
+// queue is lost after MAX_ATTEMPTS, with an error saying why: never
+// reported as shed, and never given up before its last attempt.
+func TestJobRefusedAfterItWasAcceptedIsLostAfterItsLastAttempt(t *testing.T) {
+	r := newRig(t, Options{RetryAfter: 10 * time.Millisecond, MaxAttempts: 3})
+	r.pool.SetRefuse(func(j *jobsv1.Job) error {
+		if j.GetAttempt() > 1 {
+			return status.Error(grpccodes.ResourceExhausted, "job queue full (1 jobs); try later")
+		}
+		return nil
+	})
+	k := r.submit(t, job("full", jobsv1.JobType_JOB_TYPE_DATABASE))
+	res := wait(t, k)
+	if res.Outcome != spans.OutcomeLost || res.Attempts != 3 || !strings.Contains(res.Reason, "queue was full") {
+		t.Fatalf("result %+v; want lost after 3 attempts, the queue full", res)
+	}
+	root := r.spansOf(t, k.TraceID())[spans.JobRootName("checkout", "database")][0]
+	if root.Status.Code != codes.Error || !strings.Contains(root.Status.Description, "queue was full") {
+		t.Errorf("root status %v %q; want an error saying the job was lost to a full queue", root.Status.Code, root.Status.Description)
+	}
+	st, byType := r.Stats()
+	if st.Lost != 1 || st.Shed != 0 || st.ResubmissionsRefused != 2 || byType.Failed["database"] != 1 || byType.Shed["database"] != 0 {
+		t.Errorf("stats %+v, by type %+v; want 1 lost, none shed, 2 re-submissions refused", st, byType)
 	}
 }
 

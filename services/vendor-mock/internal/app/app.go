@@ -83,6 +83,7 @@ func Serve(ctx context.Context, cfg config.Config, l net.Listener, logOut io.Wri
 	return lifecycle.Run(ctx, log, cfg.ShutdownTimeout,
 		// Stopped last, so spans of the calls drained above are flushed.
 		lifecycle.Unit{Name: "tracing", Stop: tp.Shutdown, Budget: tracing.ShutdownBudget},
+		lifecycle.Unit{Name: "metrics", Stop: mp.Shutdown},
 		lifecycle.Pprof(cfg.PprofAddr),
 		httpUnit,
 	)

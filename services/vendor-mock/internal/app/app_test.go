@@ -20,7 +20,7 @@ import (
 func TestServeStartsAndShutsDown(t *testing.T) {
 	t.Setenv("OTEL_SDK_DISABLED", "true")
 	cfg, err := config.Load(func(k string) (string, bool) {
-		v, ok := map[string]string{"FAULT_PRESET": "outage", "FAULT_SEED": "7", "SHUTDOWN_TIMEOUT": "5s"}[k]
+		v, ok := map[string]string{"FAULT_PRESET": "outage", "FAULT_SEED": "7", "SHUTDOWN_TIMEOUT": "5s", "LOG_LEVEL": "debug"}[k]
 		return v, ok
 	})
 	if err != nil {
@@ -78,7 +78,8 @@ func TestServeStartsAndShutsDown(t *testing.T) {
 	if status := <-hung; status != http.StatusServiceUnavailable {
 		t.Errorf("hung call at shutdown answered %d, want 503", status)
 	}
-	for _, want := range []string{"vendor-mock listening", "preset=outage", "seed=7", "shutting down"} {
+	for _, want := range []string{"vendor-mock listening", "preset=outage", "seed=7", "shutting down",
+		" unit=http took=", " unit=metrics took=", " unit=tracing took="} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}

@@ -45,6 +45,7 @@ type App struct {
 	consumer *consumer.Client
 	grpc     *grpc.Server
 	http     *http.Server
+	metrics  *metrics.Provider
 	grpcLis  net.Listener
 	httpLis  net.Listener
 }
@@ -93,6 +94,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (a
 	if err != nil {
 		return nil, err
 	}
+	a.metrics = mp
 	if _, err := poolmetrics.Register(mp.Meter("hidden-bottleneck/workers"), a.pool); err != nil {
 		return nil, err
 	}
@@ -149,6 +151,7 @@ func (a *App) Run(ctx context.Context) error {
 		"tracing", a.tr.Enabled())
 	return lifecycle.Run(ctx, a.log, a.cfg.ShutdownTimeout,
 		lifecycle.Unit{Name: "tracing", Stop: a.tr.Shutdown, Budget: tracing.ShutdownBudget},
+		lifecycle.Unit{Name: "metrics", Stop: a.metrics.Shutdown},
 		lifecycle.Pprof(a.cfg.PprofAddr),
 		lifecycle.Unit{Name: "consumer client", Stop: func(context.Context) error { return a.consumer.Close() }},
 		lifecycle.HTTP("http", a.http, a.httpLis),

@@ -315,4 +315,8 @@ func TestGracefulShutdownDeliversAcceptedJobs(t *testing.T) {
 	if _, err := r.client.Submit(context.Background(), &jobsv1.SubmitRequest{Job: jobs[0]}); err == nil {
 		t.Error("Submit after shutdown succeeded")
 	}
+	// Run shut the meter provider down: a second shutdown is refused.
+	if err := r.metrics.Shutdown(context.Background()); err == nil {
+		t.Error("the meter provider was still running after Run returned")
+	}
 }

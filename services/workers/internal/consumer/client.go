@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 )
@@ -133,16 +135,13 @@ func (c *Client) Deliver(ctx context.Context, r *jobsv1.Result) (attempts int, e
 	}
 }
 
-// MaxStatusIDs is the consumer's limit of job IDs per Status call.
-const MaxStatusIDs = 1000
-
 // Handled asks the consumer's Status which of ids it has handled, in calls
-// of at most MaxStatusIDs. One failed call fails the question: an answer
-// for some IDs only would count the others as not handled.
+// of at most jobs.MaxStatusIDs. One failed call fails the question: an
+// answer for some IDs only would count the others as not handled.
 func (c *Client) Handled(ctx context.Context, ids []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(ids))
-	for start := 0; start < len(ids); start += MaxStatusIDs {
-		resp, err := c.rpc.Status(ctx, &jobsv1.StatusRequest{JobIds: ids[start:min(start+MaxStatusIDs, len(ids))]})
+	for batch := range slices.Chunk(ids, jobs.MaxStatusIDs) {
+		resp, err := c.rpc.Status(ctx, &jobsv1.StatusRequest{JobIds: batch})
 		if err != nil {
 			return nil, fmt.Errorf("consumer status of %d jobs: %w", len(ids), err)
 		}

@@ -36,7 +36,7 @@ func (p *Pool) startJobSpans(it *queued, a acceptance, now time.Time) {
 	job.SetTag(tracing.TagSpanKind, tracing.KindConsumer)
 	tagMessaging(job, spans.DestinationJobs, it.job.GetId())
 	job.SetTag(spans.MessagingOperationType, spans.MessagingOperationProcess)
-	tagJob(job, it.job)
+	jobs.Tag(job, it.job)
 	if n := it.job.GetAttempt(); n > 0 {
 		job.SetIntTag(spans.JobAttempt, int(n))
 	}
@@ -45,7 +45,7 @@ func (p *Pool) startJobSpans(it *queued, a acceptance, now time.Time) {
 
 	_, wait := p.tr.StartSpanAt(jctx, spans.QueueWait, now)
 	tagMessaging(wait, spans.DestinationJobs, it.job.GetId())
-	tagJob(wait, it.job)
+	jobs.Tag(wait, it.job)
 	wait.SetIntTag(spans.QueueDepth, a.ahead)
 	wait.SetTag(spans.QueueLane, a.lane)
 	wait.SetIntTag(spans.QueueCapacity, a.capacity)
@@ -95,25 +95,6 @@ func tagMessaging(span *tracez.ActiveSpan, destination, id string) {
 	span.SetTag(spans.MessagingSystem, spans.MessagingSystemValue)
 	span.SetTag(spans.MessagingDestination, destination)
 	span.SetTag(spans.MessagingMessageID, id)
-}
-
-func tagJob(span interface {
-	SetTag(string, string)
-	SetIntTag(string, int)
-}, job *jobsv1.Job) {
-	span.SetTag(spans.JobID, job.GetId())
-	span.SetTag(spans.JobType, jobs.TypeName(job.GetType()))
-	span.SetTag(spans.JobPriority, jobs.PriorityName(job.GetPriority()))
-	span.SetTag(spans.JobTarget, job.GetTarget())
-	if job.GetBatch() != "" {
-		span.SetTag(spans.JobBatch, job.GetBatch())
-	}
-	if job.GetScenario() != "" {
-		span.SetTag(spans.JobScenario, job.GetScenario())
-	}
-	if job.GetSequence() != 0 {
-		span.SetIntTag(spans.JobSequence, int(job.GetSequence()))
-	}
 }
 
 // jobContext is the context the job's spans hang under, without

@@ -287,7 +287,7 @@ func (p *Pool) process(workerID int, it *queued) {
 	ctx, span := p.tr.StartSpanAt(ctx, spans.WorkerProcess, dequeued)
 	span.SetIntTag(spans.WorkerID, workerID)
 	span.SetIntTag(spans.PoolWorkers, p.Workers())
-	tagJob(span, job)
+	jobs.Tag(span, job)
 	err := p.runner.Run(ctx, job, work.Params{
 		CacheLatency:     live.CacheLatency,
 		DBAcquireLatency: live.DBAcquireLatency,

@@ -101,7 +101,7 @@ type jobQueue struct {
 	// orders them across lanes when the lanes share the capacity.
 	submitters [2]waitList[*submitWaiter]
 	waitSeq    uint64
-	idle       waitList[*idleWorker]
+	idle       waitList[*idler[*queued]] // idle workers
 	// wakeups counts waiters woken (tests and BenchmarkQueueContended).
 	wakeups uint64
 }
@@ -116,16 +116,6 @@ type submitWaiter struct {
 	a    acceptance
 	err  error
 	done chan struct{}
-}
-
-// idleWorker is a worker waiting for a job.
-type idleWorker struct {
-	link *waitLink[*idleWorker]
-	it   *queued // handed over under the queue's lock before wake is closed
-	wake chan struct{}
-	// retire is closed when the worker is retired (nil: it never is);
-	// from then on it gets no job.
-	retire <-chan struct{}
 }
 
 func newJobQueue(capacity, workers int, prioritize bool) *jobQueue {
@@ -273,10 +263,8 @@ func (q *jobQueue) settle() {
 			if it == nil {
 				break
 			}
-			w := q.idle.pop()
-			w.it = it
+			q.idle.pop().handOff(it)
 			q.wakeups++
-			close(w.wake)
 			progressed = true
 		}
 		for {
@@ -375,27 +363,11 @@ func (q *jobQueue) popUnless(stop, retire <-chan struct{}) (*queued, bool) {
 		if q.closed && q.lanes[fast].len()+q.lanes[slow].len() == 0 {
 			return nil, false
 		}
-		w := &idleWorker{wake: make(chan struct{}), retire: retire}
-		w.link = q.idle.push(w)
-		q.mu.Unlock()
-		select {
-		case <-w.wake:
-		case <-stop:
-		case <-retire:
-		}
-		q.mu.Lock()
-		if w.it != nil {
-			// Handed over, perhaps just as stop or retire closed: it is
-			// this worker's now, as if it had taken it a moment earlier.
-			return w.it, true
-		}
-		q.idle.remove(w.link)
-		select {
-		case <-stop:
-			return nil, false
-		case <-retire:
-			return nil, false
-		default:
+		// A job handed over just as stop or retire closed is this
+		// worker's, as if it had taken it a moment earlier.
+		it, ok, quit := awaitHandOff(&q.mu, &q.idle, stop, retire)
+		if ok || quit {
+			return it, ok
 		}
 	}
 }

@@ -93,14 +93,7 @@ type resultBuffer struct {
 	// idle forwarders wait here. They exist only while every lane is
 	// empty, so a result that arrives goes straight to the first of them:
 	// one result wakes one forwarder, which wakes holding it.
-	idle waitList[*idleReceiver]
-}
-
-// idleReceiver is a forwarder waiting for a result.
-type idleReceiver struct {
-	link *waitLink[*idleReceiver]
-	d    *delivery // handed over under the buffer's lock before wake is closed
-	wake chan struct{}
+	idle waitList[*idler[*delivery]]
 }
 
 func newResultBuffer(capacity int, mode string, overflowCap int) *resultBuffer {
@@ -149,9 +142,7 @@ func (b *resultBuffer) put(l *resultLane, d *delivery) {
 		}
 	}
 	if b.idle.len() > 0 {
-		r := b.idle.pop()
-		r.d = d
-		close(r.wake)
+		b.idle.pop().handOff(d)
 		return
 	}
 	l.items.push(d)
@@ -232,27 +223,11 @@ func (b *resultBuffer) receive(stop, retire <-chan struct{}) (*delivery, bool) {
 		if b.closed {
 			return nil, false
 		}
-		r := &idleReceiver{wake: make(chan struct{})}
-		r.link = b.idle.push(r)
-		b.mu.Unlock()
-		select {
-		case <-r.wake:
-		case <-stop:
-		case <-retire:
-		}
-		b.mu.Lock()
-		if r.d != nil {
-			// Handed over, perhaps just as stop or retire closed: this
-			// forwarder delivers it.
-			return r.d, true
-		}
-		b.idle.remove(r.link)
-		select {
-		case <-stop:
-			return nil, false
-		case <-retire:
-			return nil, false
-		default:
+		// A result handed over just as stop or retire closed is this
+		// forwarder's to deliver.
+		d, ok, quit := awaitHandOff(&b.mu, &b.idle, stop, retire)
+		if ok || quit {
+			return d, ok
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package pool
 
+import "sync"
+
 // waitList is a FIFO of parked goroutines (Submits waiting for room, idle
 // workers, idle forwarders). Unlike a fifo, a waiter can leave from the
 // middle in O(1) when it gives up (submit wait over, context cancelled,
@@ -60,4 +62,48 @@ func (l *waitList[W]) remove(k *waitLink[W]) {
 	}
 	k.prev, k.next, k.list = nil, nil, nil
 	l.n--
+}
+
+// idler waits for one item to be handed to it: a worker for a job, a
+// forwarder for a result. The giver pops it from the owner's idle list,
+// sets the item and closes wake under the owner's lock (handOff), so the
+// item is the idler's from that instant, whatever it wakes to.
+type idler[T any] struct {
+	link   *waitLink[*idler[T]]
+	item   T
+	handed bool
+	wake   chan struct{}
+	// retire is closed when the idler is no longer wanted (nil: never);
+	// from then on it is handed nothing.
+	retire <-chan struct{}
+}
+
+// handOff gives item to w, which the caller has just popped from its idle
+// list, and wakes it. Caller holds the owner's lock.
+func (w *idler[T]) handOff(item T) {
+	w.item, w.handed = item, true
+	close(w.wake)
+}
+
+// awaitHandOff parks the caller in idle until an item is handed to it, or
+// stop or retire closes. The caller holds mu; it is released while the
+// caller waits and held again on return. ok: an item was handed over,
+// perhaps just as stop or retire closed, and is the caller's now. quit:
+// nothing was, and stop or retire closed. Neither: woken with nothing (the
+// owner is closing); look again.
+func awaitHandOff[T any](mu *sync.Mutex, idle *waitList[*idler[T]], stop, retire <-chan struct{}) (item T, ok, quit bool) {
+	w := &idler[T]{wake: make(chan struct{}), retire: retire}
+	w.link = idle.push(w)
+	mu.Unlock()
+	select {
+	case <-w.wake:
+	case <-stop:
+	case <-retire:
+	}
+	mu.Lock()
+	if w.handed {
+		return w.item, true, false
+	}
+	idle.remove(w.link)
+	return item, false, isClosed(stop) || isClosed(retire)
 }
