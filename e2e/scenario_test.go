@@ -451,15 +451,15 @@ func TestCapacityModelScenarioMatrix(t *testing.T) {
 	t.Run("6 fast jobs behind vendor jobs", func(t *testing.T) {
 		setConsumerConfig(t, map[string]any{"process_delay": "1ms"})
 		setWorkersConfig(t, map[string]any{"results_buffer": 400})
-		setVendorLatency(t, 750*time.Millisecond)
-		// Vendor calls keep the workers about 70% busy (15 jobs/s × 25% ×
-		// 750 ms over 4 workers): all four are often held at once, so fast
-		// jobs wait, while the capacity (about 21 jobs/s) stays well above
-		// the load. The mix is random per job: over 15 s (225 jobs) the
-		// vendor share varies by about ±3%, so the workers stay between
-		// roughly 50% and 90% busy. (At 18% over 10 s, the share of stuck
-		// fast jobs was sometimes under the model's 5% threshold.)
-		w := steadyLoad(t, 15, map[string]float64{"cache-read": 75, "vendor-api": 25}, time.Second, 15*time.Second)
+		setVendorLatency(t, 400*time.Millisecond)
+		// Vendor calls keep the workers about 75% busy (30 jobs/s × 25% ×
+		// 400 ms over 4 workers): all four are often held at once, so fast
+		// jobs wait, while the capacity (about 39 jobs/s) stays above the
+		// load. The mix is random per job, and the verdict sits between two
+		// thresholds (too few stuck fast jobs below, capacity at 90% busy
+		// above), so the window holds enough vendor jobs (about 135 ± 10 in
+		// 18 s) to keep the workers between roughly 62% and 90% busy.
+		w := steadyLoad(t, 30, map[string]float64{"cache-read": 75, "vendor-api": 25}, time.Second, 18*time.Second)
 		r := modelReportOf(t, w)
 		drain(t)
 		wantModelVerdict(t, r, "queue", "head-of-line")
