@@ -45,6 +45,10 @@ type Job struct {
 	Contract int // trace contract: 1 or 2
 	Outcome  string
 	Attempts int // Submit attempts
+	// Earlier marks a job read only by the search for completions: it
+	// arrived before the period and was handled in it. It counts for the
+	// consumer's side (completions, handling times), not as an arrival.
+	Earlier bool
 
 	Arrival   int64 // first submission
 	Submitted int64 // end of the accepted Submit call (0: never accepted)
@@ -133,18 +137,25 @@ type extraction struct {
 type seenConfig struct {
 	workers, queueCap, bufferCap, forwarders, concurrency latest[int]
 	vendorTimeoutMS                                       latest[float64]
-	sendMode, lane                                        latest[string]
+	sendMode                                              latest[string]
+	lanes                                                 latest[string] // on | off
 	workerIDs                                             map[string]struct{}
 	maxQueueDepth                                         int
 }
 
-type latest[T any] struct {
-	at  int64
-	v   T
-	set bool
+// latest is the value of a setting seen last, and whether another was
+// seen too (the setting changed while the traces were written).
+type latest[T comparable] struct {
+	at      int64
+	v       T
+	set     bool
+	changed bool
 }
 
 func (l *latest[T]) see(at int64, v T) {
+	if l.set && v != l.v {
+		l.changed = true
+	}
 	if !l.set || at >= l.at {
 		l.at, l.v, l.set = at, v, true
 	}
@@ -171,7 +182,10 @@ var operations = []string{
 	spans.ResultProcess,
 }
 
-func extract(traces []jaegerapi.Trace) *extraction {
+// extract reads the traces searched by arrival, then those searched by
+// completion that the first search did not return (jobs that arrived
+// before the period): of these only what the consumer's side needs.
+func extract(traces, completions []jaegerapi.Trace) *extraction {
 	x := &extraction{
 		ops:     make(map[string][]float64, len(operations)),
 		presets: map[string]int{},
@@ -179,10 +193,27 @@ func extract(traces []jaegerapi.Trace) *extraction {
 	}
 	x.jobs = make([]Job, 0, len(traces))
 	for i := range traces {
-		if j, ok := x.addTrace(&traces[i]); ok {
+		if j, ok := x.addTrace(&traces[i], false); ok {
 			x.jobs = append(x.jobs, j)
 		} else {
 			x.ignored++
+		}
+	}
+	if len(completions) == 0 {
+		return x
+	}
+	read := make(map[string]bool, len(traces))
+	for i := range traces {
+		read[traces[i].TraceID] = true
+	}
+	for i := range completions {
+		if read[completions[i].TraceID] {
+			continue
+		}
+		read[completions[i].TraceID] = true
+		if j, ok := x.addTrace(&completions[i], true); ok && j.Handled() {
+			j.Earlier = true
+			x.jobs = append(x.jobs, j)
 		}
 	}
 	return x
@@ -200,7 +231,10 @@ func (p *spanOf) keepLatest(s *jaegerapi.Span) {
 	}
 }
 
-func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
+// addTrace reads one job's trace. Of a trace read only for its completion
+// (earlier), the operations, the vendor's health and the shed Submits are
+// left out: they happened before the period.
+func (x *extraction) addTrace(tr *jaegerapi.Trace, earlier bool) (Job, bool) {
 	j := Job{TraceID: tr.TraceID, Contract: 1, Arrival: math.MaxInt64}
 	var (
 		root                                      *jaegerapi.Span
@@ -215,7 +249,7 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 		s := &tr.Spans[i]
 		x.horizon = max(x.horizon, s.End())
 		name := s.OperationName
-		if isOperation[name] {
+		if isOperation[name] && !earlier {
 			x.ops[name] = append(x.ops[name], s.DurationMS())
 		}
 		if j.ID == "" {
@@ -250,7 +284,9 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 				}
 			case spans.SubmitRejected:
 				rejected++
-				x.rejectedMS = append(x.rejectedMS, s.DurationMS())
+				if !earlier {
+					x.rejectedMS = append(x.rejectedMS, s.DurationMS())
+				}
 			}
 			if s.ParentID() == "" && tr.Service(s) == producerService {
 				root = s
@@ -264,7 +300,7 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 				x.seen.queueCap.see(s.StartTime, int(v))
 			}
 			if l := s.TagString(spans.QueueLane); l != "" {
-				x.seen.lane.see(s.StartTime, l)
+				x.seen.lanes.see(s.StartTime, map[bool]string{true: "off", false: "on"}[l == "shared"])
 			}
 			if v, ok := s.TagFloat(spans.QueueDepth); ok {
 				x.seen.maxQueueDepth = max(x.seen.maxQueueDepth, int(v))
@@ -279,6 +315,9 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 			}
 		case spans.VendorHandle:
 			vendorHandle.keepLatest(s)
+			if earlier {
+				continue
+			}
 			x.vendor.Calls++
 			if s.TagBool(spans.FaultDegraded) {
 				x.vendor.Degraded++

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 )
@@ -45,7 +46,7 @@ func buildSimInput(jobs []Job, p Period, c *Config, m *measures, steady bool, bu
 	if len(pattern) == 0 {
 		return in
 	}
-	slices.SortFunc(pattern, func(a, b *Job) int { return compareInt64(a.Arrival, b.Arrival) })
+	slices.SortFunc(pattern, func(a, b *Job) int { return cmp.Compare(a.Arrival, b.Arrival) })
 	rng := rand.New(rand.NewPCG(0x5eed, 0x1dea))
 	draw := func(pool []float64, fallback float64) float64 {
 		if len(pool) == 0 {
@@ -113,14 +114,4 @@ func simConfigOf(c *Config) SimConfig {
 		Forwarders:      c.Forwarders,
 		Concurrency:     c.ConsumerConcurrency,
 	}
-}
-
-func compareInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

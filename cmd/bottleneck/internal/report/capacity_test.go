@@ -52,14 +52,13 @@ func TestReportNamesTheConsumerUnderSteadyOverload(t *testing.T) {
 		"Capacity",
 		"▶ consumer",
 		"→ The bottleneck is the consumer: it handles 19.6 results/s (50.0ms each, 1 at a time)",
-		"jobs/s arrive; 50.1 jobs/s are shed at admission",
+		"jobs/s arrive; 71.9 jobs/s are shed at admission",
 		"Upstream, these are its symptoms, not causes:",
 		"Note: A bigger RESULTS_BUFFER would only delay the blocking",
 		"1. consumer CONCURRENCY=7 + workers FORWARDERS=7",
-		"Predicted: 100 jobs/s",
+		"Predicted effect (capacity model + simulation of this window's arrivals: steady, 4000 jobs):",
 		`curl -X PUT localhost:8083/admin/config -H 'Content-Type: application/json' -d '{"concurrency":7}'`,
 		`curl -X PUT localhost:8081/admin/config -H 'Content-Type: application/json' -d '{"forwarders":7}'`,
-		"Model fit:",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
@@ -71,6 +70,19 @@ func TestReportNamesTheConsumerUnderSteadyOverload(t *testing.T) {
 	}
 	if strings.Contains(out, "RESULTS_BUFFER=") {
 		t.Error("the report recommends a bigger buffer for a sustained surplus")
+	}
+	// The prediction is read against what was measured and what the model
+	// gives for the current settings: all 100 jobs/s with the fix.
+	rows := map[string][]string{}
+	for _, line := range strings.Split(out, "\n") {
+		for _, label := range []string{"now, measured", "now, simulated", "fix 1."} {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), label); ok {
+				rows[label] = strings.Fields(rest)
+			}
+		}
+	}
+	if len(rows) != 3 || rows["fix 1."][0] != "100" || rows["now, measured"][0] != "19.6" || rows["now, simulated"][0] != "19.6" {
+		t.Errorf("prediction rows %q: want measured and simulated 19.6 handled/s, 100 with the fix", rows)
 	}
 	if t.Failed() {
 		t.Log(out)
