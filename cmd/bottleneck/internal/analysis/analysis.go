@@ -138,8 +138,9 @@ type JobCounts struct {
 	Lost      int            `json:"lost"`      // never reached the pool, never confirmed, or abandoned
 	InFlight  int            `json:"in_flight"` // accepted, not handled yet when read
 	// HandledEarlier counts the jobs that arrived before the period and
-	// were handled in it (read by the search for completions); they are in
-	// no other count.
+	// were handled in it (read by the search for completions; from the
+	// oldest one read when that search was truncated); they are in no
+	// other count.
 	HandledEarlier int `json:"handled_earlier"`
 }
 
@@ -205,9 +206,9 @@ func Analyze(traces []jaegerapi.Trace, o Options) Analysis {
 	}
 	x := extract(traces, o.Completions)
 	a := Analysis{Traces: len(traces), Ignored: x.ignored, JobList: x.jobs, Contract: contractOf(x.jobs)}
-	a.Jobs = countJobs(x.jobs)
 	a.Config = observedConfig(x)
 	a.Period = coveredPeriod(x.jobs, x.horizon, a.Config.SubmitWaitMS, &o)
+	a.Jobs = countJobs(x.jobs, a.Period)
 	a.Operations = operationStats(x.ops)
 	a.Vendor = vendorHealth(x)
 	a.WorkerTime = workerTime(x.jobs, a.Period, a.Config.Workers)
@@ -237,12 +238,15 @@ func contractOf(jobs []Job) string {
 	return "v1"
 }
 
-func countJobs(jobs []Job) JobCounts {
+func countJobs(jobs []Job, p Period) JobCounts {
 	c := JobCounts{ByType: map[string]int{}}
+	from := max(p.from(), p.doneFrom)
 	for i := range jobs {
 		j := &jobs[i]
 		if j.Earlier {
-			c.HandledEarlier++
+			if j.Done >= from && j.Done <= p.to() {
+				c.HandledEarlier++
+			}
 			continue
 		}
 		c.Total++

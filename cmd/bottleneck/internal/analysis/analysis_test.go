@@ -754,6 +754,16 @@ func TestWindowShorterThanEndToEndMeasuresCompletions(t *testing.T) {
 	if fixFor(a, "CONCURRENCY") == nil {
 		t.Errorf("fixes %v, want CONCURRENCY", settings(a))
 	}
+	// Only the newest half of the arrivals read (the search's limit): the
+	// jobs handled earlier are those handled in the part read, not in the
+	// whole window the second search covers.
+	half := o
+	half.Limit = len(arrived) / 2
+	h := analysis.Analyze(arrived[len(arrived)-half.Limit:], half)
+	if handled := h.Verdict.ThroughputPerS * h.Period.Seconds; !h.Period.Truncated || !near(float64(h.Jobs.HandledEarlier+h.Jobs.Delivered+h.Jobs.Failed), handled, 0.1) {
+		t.Errorf("truncated: %d handled earlier, %d delivered in %.1f s at %.1f/s; want them to add up to the ~%.0f handled in the period",
+			h.Jobs.HandledEarlier, h.Jobs.Delivered, h.Period.Seconds, h.Verdict.ThroughputPerS, handled)
+	}
 	// The completions read count once, whether or not the first search
 	// returned them too.
 	o.Completions = append(append([]jaegerapi.Trace{}, completed...), arrived...)
