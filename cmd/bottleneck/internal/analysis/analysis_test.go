@@ -927,3 +927,43 @@ func TestFixesAreCheckedAgainstTheBaseline(t *testing.T) {
 		t.Errorf("predicted %+v: want no blocking and the fast jobs' wait for a worker cut (now %.0f ms)", p, f.SimulatedFastWaitP99MS)
 	}
 }
+
+// TestCompletionsLagBehindArrivals: read while load runs, the consumer's
+// spans reach Jaeger a second or so after the producer's. The completions
+// Jaeger has end earlier than the arrivals: counted up to the last of
+// them, the rate is the consumer's, not 10% less. Both searches hit their
+// limit here (the newest 500 of each), so the completions read include
+// jobs that arrived before the period.
+func TestCompletionsLagBehindArrivals(t *testing.T) {
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.Concurrency, c.Forwarders = 8, 8 }),
+		analysistest.Load{Rate: 100, Seconds: 20, Mix: cacheOnly, ConsumerMS: 50, RTTMS: 1, Seed: 23})
+	end := analysistest.Base + 15_000_000
+	// What Jaeger has at end: the producer's spans up to it, the others'
+	// up to 1.2 s before.
+	var all []jaegerapi.Trace
+	for _, tr := range r.Traces(2) {
+		tr.Spans = slices.DeleteFunc(slices.Clone(tr.Spans), func(s jaegerapi.Span) bool {
+			at := end
+			if tr.Service(&s) != "producer" {
+				at -= 1_200_000
+			}
+			return s.End() > at
+		})
+		if len(tr.Spans) > 0 {
+			all = append(all, tr)
+		}
+	}
+	from := time.UnixMicro(analysistest.Base + 5_000_000)
+	newest := func(trs []jaegerapi.Trace) []jaegerapi.Trace {
+		slices.SortFunc(trs, func(x, y jaegerapi.Trace) int { return cmp.Compare(lastEnd(y), lastEnd(x)) })
+		return trs[:500]
+	}
+	o := analysis.Options{WindowStart: from, WindowEnd: time.UnixMicro(end), Limit: 500, Completions: newest(completedAfter(all, from))}
+	a := analysis.Analyze(newest(arrivedAfter(all, from)), o)
+	if a.Period.EndsAt != "window" || a.Jobs.HandledEarlier == 0 {
+		t.Fatalf("period %+v, jobs %+v: the case needs load still arriving and completions of jobs from before the period", a.Period, a.Jobs)
+	}
+	if !near(a.Verdict.ThroughputPerS, 100, 0.03) {
+		t.Errorf("throughput %.1f/s; want the 100/s handled", a.Verdict.ThroughputPerS)
+	}
+}

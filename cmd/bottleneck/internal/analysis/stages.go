@@ -1,6 +1,9 @@
 package analysis
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Stage names, in pipeline order.
 const (
@@ -364,31 +367,40 @@ func eventRate(p Period) func([]int64) float64 {
 // forwarder, delivered, handled) is measured. When the completions of the
 // window were read too (Options.Completions), every completion in the
 // period is known, whenever its job arrived: count them over the period
-// (from the oldest completion read, when that search was truncated).
-// Otherwise, as eventRate.
+// (from the oldest completion read, when that search was truncated), up
+// to the last completion Jaeger had. The consumer's spans reach it a
+// second or so after the producer's, which end the period; a consumer that
+// stopped handling longer ago than that still shows, as a lower rate.
+// Without the completions, as eventRate.
 func completionRate(p Period, jobs []Job) func([]int64) float64 {
 	read := false
+	var lastDone int64
 	for i := range jobs {
-		if jobs[i].Earlier {
-			read = true
-			break
-		}
+		read = read || jobs[i].Earlier
+		lastDone = max(lastDone, jobs[i].Done)
 	}
 	if !read {
 		return eventRate(p)
 	}
-	from := max(p.from(), p.doneFrom)
-	T := max(float64(p.to()-from)/1e6, 1e-3)
+	from, to := max(p.from(), p.doneFrom), p.to()
+	if lastDone < to {
+		to = max(lastDone, to-exportLag.Microseconds())
+	}
+	T := max(float64(to-from)/1e6, 1e-3)
 	return func(ev []int64) float64 {
 		n := 0
 		for _, t := range ev {
-			if t >= from && t <= p.to() {
+			if t >= from && t <= to {
 				n++
 			}
 		}
 		return float64(n) / T
 	}
 }
+
+// exportLag is how much later than others a service's spans may reach
+// Jaeger: the services export in batches about once a second.
+const exportLag = 2 * time.Second
 
 // minSpanEvents is the fewest events whose span gives a rate.
 const minSpanEvents = 10
