@@ -207,7 +207,7 @@ func Analyze(traces []jaegerapi.Trace, o Options) Analysis {
 	x := extract(traces, o.Completions)
 	a := Analysis{Traces: len(traces), Ignored: x.ignored, JobList: x.jobs, Contract: contractOf(x.jobs)}
 	a.Config = observedConfig(x)
-	a.Period = coveredPeriod(x.jobs, x.horizon, a.Config.SubmitWaitMS, &o)
+	a.Period = coveredPeriod(x, a.Config.SubmitWaitMS, &o)
 	a.Jobs = countJobs(x.jobs, a.Period)
 	a.Operations = operationStats(x.ops)
 	a.Vendor = vendorHealth(x)

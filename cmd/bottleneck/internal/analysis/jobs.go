@@ -46,8 +46,9 @@ type Job struct {
 	Outcome  string
 	Attempts int // Submit attempts
 	// Earlier marks a job read only by the search for completions: it
-	// arrived before the period and was handled in it. It counts for the
-	// consumer's side (completions, handling times), not as an arrival.
+	// arrived before the period (or after the first search was made, its
+	// spans not in Jaeger yet then). It counts for the consumer's side
+	// (completions in the period, handling times), never as an arrival.
 	Earlier bool
 
 	Arrival   int64 // first submission
@@ -120,7 +121,13 @@ func msBetween(from, to int64) float64 {
 type extraction struct {
 	jobs    []Job
 	ignored int
-	horizon int64 // the latest span end seen: what Jaeger knew when read
+	// horizon is the latest span end the search by arrival saw: what
+	// Jaeger knew when it was read. The search for completions comes
+	// after, and may see later spans.
+	horizon int64
+	// doneFrom is the start of the oldest result.process the search for
+	// completions returned.
+	doneFrom int64
 
 	ops        map[string][]float64
 	vendor     VendorHealth
@@ -207,6 +214,11 @@ func extract(traces, completions []jaegerapi.Trace) *extraction {
 		read[traces[i].TraceID] = true
 	}
 	for i := range completions {
+		for k := range completions[i].Spans {
+			if s := &completions[i].Spans[k]; s.OperationName == spans.ResultProcess && (x.doneFrom == 0 || s.StartTime < x.doneFrom) {
+				x.doneFrom = s.StartTime
+			}
+		}
 		if read[completions[i].TraceID] {
 			continue
 		}
@@ -247,7 +259,9 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace, earlier bool) (Job, bool) {
 	)
 	for i := range tr.Spans {
 		s := &tr.Spans[i]
-		x.horizon = max(x.horizon, s.End())
+		if !earlier {
+			x.horizon = max(x.horizon, s.End())
+		}
 		name := s.OperationName
 		if isOperation[name] && !earlier {
 			x.ops[name] = append(x.ops[name], s.DurationMS())

@@ -85,7 +85,8 @@ const stillArrivingGap = time.Second
 // service time at the defaults.
 const minBurstGap = time.Second
 
-func coveredPeriod(jobs []Job, horizon int64, submitWaitMS float64, o *Options) Period {
+func coveredPeriod(x *extraction, submitWaitMS float64, o *Options) Period {
+	jobs, horizon := x.jobs, x.horizon
 	p := Period{Truncated: o.Limit > 0 && o.traces >= o.Limit}
 	if !o.WindowStart.IsZero() && o.WindowEnd.After(o.WindowStart) {
 		p.WindowSeconds = o.WindowEnd.Sub(o.WindowStart).Seconds()
@@ -188,11 +189,7 @@ func coveredPeriod(jobs []Job, horizon int64, submitWaitMS float64, o *Options) 
 	if o.completionsTruncated {
 		// Only the newest completions were read: they are known from the
 		// oldest one read on.
-		for i := range jobs {
-			if j := &jobs[i]; j.Earlier && j.Start > 0 && (p.doneFrom == 0 || j.Start < p.doneFrom) {
-				p.doneFrom = j.Start
-			}
-		}
+		p.doneFrom = x.doneFrom
 	}
 	return p
 }

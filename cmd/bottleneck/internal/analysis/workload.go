@@ -36,10 +36,13 @@ func buildSimInput(jobs []Job, p Period, c *Config, m *measures, steady bool, bu
 	var pattern []*Job
 	for i := range jobs {
 		j := &jobs[i]
+		if j.Earlier {
+			continue // handled in the period; worked on before it
+		}
 		if j.WorkEnd > 0 {
 			byType[j.Type] = append(byType[j.Type], sample{j.WorkMS(), j.VendorMS})
 		}
-		if p.contains(j.Arrival) {
+		if j.arrivedIn(p) {
 			pattern = append(pattern, j)
 		}
 	}
