@@ -242,6 +242,13 @@ func TestReportReadsCompletionsOfAShortWindow(t *testing.T) {
 	if strings.Contains(out, "Nothing was handled") {
 		t.Error("the report says nothing was handled while the consumer handled ~20/s")
 	}
+	// No fast job both arrived and was handled in the window: its p99 is
+	// unknown, not 0.
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[0] == "now," && f[1] == "measured" && f[4] != "—" {
+			t.Errorf("measured row %q: want the fast p99 unknown", line)
+		}
+	}
 	for _, line := range strings.Split(out, "\n") {
 		if i := strings.Index(line, "% full"); i > 0 {
 			f := strings.Fields(line[:i])

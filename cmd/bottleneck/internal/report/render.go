@@ -306,7 +306,11 @@ func writePredictions(w io.Writer, f *Findings, labels []string, st style) {
 			}
 			return s
 		}
-		cells = append(cells, cell{text: sim(formatMS(r.p99))}, cell{text: sim(formatMS(r.wait))}, cell{text: sim(formatShare(r.blocked))}, cell{text: orDash(r.limit)})
+		p99 := formatMS(r.p99)
+		if r.p99 <= 0 {
+			p99 = "—" // no fast job both arrived and was handled
+		}
+		cells = append(cells, cell{text: sim(p99)}, cell{text: sim(formatMS(r.wait))}, cell{text: sim(formatShare(r.blocked))}, cell{text: orDash(r.limit)})
 		t.add(cells...)
 	}
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
