@@ -1010,3 +1010,22 @@ func TestCompletionsReadAfterTheArrivals(t *testing.T) {
 		t.Errorf("throughput %.1f, model fit %+v: want ~100/s measured and simulated, no blocking", a.Verdict.ThroughputPerS, f)
 	}
 }
+
+// TestLanesComeWithTheWorkersTheVendorJobsNeed: the e2e head-of-line
+// scenario. Vendor calls keep ~3 of the 4 workers busy; lanes alone leave
+// them 3, so they would trade the fast jobs' wait for a vendor backlog
+// (and the check of the fix rejected them). The fix raises WORKERS with
+// the lanes.
+func TestLanesComeWithTheWorkersTheVendorJobsNeed(t *testing.T) {
+	r := analysistest.Simulate(withCfg(func(c *analysis.SimConfig) { c.ResultsBuffer = 400 }),
+		analysistest.Load{Rate: 15, Seconds: 15, Mix: [3]float64{73, 0, 27}, VendorMS: [2]float64{740, 780}, ConsumerMS: 1, RTTMS: 1, Seed: 25})
+	a := analysis.Analyze(r.Traces(2), r.Options())
+	wantVerdict(t, a, analysis.StageQueue, analysis.KindHeadOfLine)
+	if got := settings(a); len(got) < 2 || got[0] != "PRIORITY_LANES=on" || got[1] != "WORKERS=5" {
+		t.Fatalf("fixes %v, want PRIORITY_LANES=on with WORKERS=5 (2.9 workers of vendor calls / 80%% + 1)", got)
+	}
+	fx := a.Verdict.Fixes[0]
+	if len(fx.Changes) != 2 || fx.Predicted.FastP99MS > a.ModelFit.SimulatedFastP99MS/4 || fx.Predicted.ThroughputPerS < 0.97*a.Verdict.OfferedPerS {
+		t.Errorf("fix %+v: want both settings in one fix, all the load handled, fast jobs' p99 far below the %.0f ms simulated now", fx, a.ModelFit.SimulatedFastP99MS)
+	}
+}

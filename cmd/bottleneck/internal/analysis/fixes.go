@@ -435,14 +435,28 @@ func (f *fixer) queueSize() *Fix {
 	return f.fix(why, false, cfg, change{ServiceWorkers, "QUEUE_SIZE", strconv.Itoa(size), "queue_size", size})
 }
 
+// lanes gives fast jobs their own lane. Lanes keep one worker free of
+// vendor jobs, so at most WORKERS-1 hold them: when the vendor calls
+// would keep those busier than the target, the fix raises WORKERS with
+// it, or it would trade the fast jobs' wait for a vendor backlog.
 func (f *fixer) lanes() *Fix {
-	if f.a.Config.LanesOn() {
+	a, m := f.a, f.m
+	if a.Config.LanesOn() {
 		return nil
 	}
-	cfg := f.a.Config
+	cfg := a.Config
 	cfg.PriorityLanes = "on"
-	return f.fix("fast jobs get their own lane past slow vendor jobs, and one worker is always free for them", false, cfg,
-		change{ServiceWorkers, "PRIORITY_LANES", "on", "priority_lanes", "on"})
+	why := "fast jobs get their own lane past slow vendor jobs, and one worker is always free for them"
+	changes := []change{{ServiceWorkers, "PRIORITY_LANES", "on", "priority_lanes", "on"}}
+	// Workers busy with vendor jobs at the offered load.
+	busy := a.Verdict.OfferedPerS * m.vendorJobShare * mean(m.workMS[TypeVendorAPI]) / 1e3
+	if n := clamp(ceilDiv(busy/f.target())+1, 1, maxWorkers); busy > 0 && n > cfg.Workers {
+		cfg.Workers = n
+		why += fmt.Sprintf("; at most WORKERS-1 then hold vendor jobs, and the vendor calls keep %.1f workers busy (%s jobs/s × %s × %s each): %.1f / %s busy + 1 = %d workers",
+			busy, FormatRate(a.Verdict.OfferedPerS), FormatShare(m.vendorJobShare), FormatMS(mean(m.workMS[TypeVendorAPI])), busy, FormatShare(f.target()), n)
+		changes = append(changes, change{ServiceWorkers, "WORKERS", strconv.Itoa(n), "workers", n})
+	}
+	return f.fix(why, false, cfg, changes...)
 }
 
 // vendorTimeout cuts vendor calls at the healthy calls' p99, when degraded
