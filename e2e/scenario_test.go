@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,21 +24,25 @@ import (
 type modelReport struct {
 	Contract string `json:"contract"`
 	Period   struct {
-		Seconds float64 `json:"seconds"`
-		EndsAt  string  `json:"ends_at"`
+		Seconds     float64 `json:"seconds"`
+		EndsAt      string  `json:"ends_at"`
+		BusyPeriods int     `json:"busy_periods"`
 	} `json:"period"`
 	Jobs struct {
-		Total     int            `json:"total"`
-		ByType    map[string]int `json:"by_type"`
-		Delivered int            `json:"delivered"`
-		Failed    int            `json:"failed"`
-		Rejected  int            `json:"rejected"`
+		Total          int            `json:"total"`
+		ByType         map[string]int `json:"by_type"`
+		Delivered      int            `json:"delivered"`
+		Failed         int            `json:"failed"`
+		Rejected       int            `json:"rejected"`
+		InFlight       int            `json:"in_flight"`
+		HandledEarlier int            `json:"handled_earlier"`
 	} `json:"jobs"`
 	Config struct {
 		ResultsBufferCap int `json:"results_buffer_cap"`
 	} `json:"config"`
 	Stages []struct {
 		Name            string  `json:"name"`
+		Kind            string  `json:"kind"`
 		ArrivalsPerS    float64 `json:"arrivals_per_s"`
 		CompletionsPerS float64 `json:"completions_per_s"`
 		ServiceMSAvg    float64 `json:"service_ms_avg"`
@@ -49,6 +54,7 @@ type modelReport struct {
 		Stage          string   `json:"bottleneck_stage"`
 		Kind           string   `json:"kind"`
 		HeldBy         string   `json:"held_by"`
+		Sustained      bool     `json:"sustained"`
 		ThroughputPerS float64  `json:"throughput_per_s"`
 		OfferedPerS    float64  `json:"offered_per_s"`
 		Summary        string   `json:"summary"`
@@ -113,21 +119,48 @@ const exportLag = 2500 * time.Millisecond
 // time to reach Jaeger) and decodes its JSON.
 func modelReportOf(t *testing.T, w window) *modelReport {
 	t.Helper()
-	if wait := time.Until(w.to.Add(exportLag)); wait > 0 {
-		time.Sleep(wait)
-	}
-	p := sys.Ports()
-	out, errOut, code := runReport(t, "--json", "--jaeger", sys.JaegerURL(), "--window", w.String(),
-		"--workers-admin", stack.Addr(p.WorkersHTTP), "--consumer-admin", stack.Addr(p.ConsumerHTTP))
-	if code != 0 {
-		t.Fatalf("report exited %d\nstderr: %s\nstdout: %s", code, errOut, out)
-	}
+	out := reportOn(t, w, "--json")
 	var r modelReport
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("report --json: %v\n%s", err, out)
 	}
 	t.Logf("%s: %s/%s, %.1f jobs/s of %.1f offered — %s", w, r.Verdict.Stage, r.Verdict.Kind, r.Verdict.ThroughputPerS, r.Verdict.OfferedPerS, r.Verdict.Summary)
 	return &r
+}
+
+// reportOn runs the report on w, once the spans of its jobs had time to
+// reach Jaeger, and returns what it printed.
+func reportOn(t *testing.T, w window, args ...string) string {
+	t.Helper()
+	if wait := time.Until(w.to.Add(exportLag)); wait > 0 {
+		time.Sleep(wait)
+	}
+	p := sys.Ports()
+	out, errOut, code := runReport(t, append([]string{"--jaeger", sys.JaegerURL(), "--window", w.String(),
+		"--workers-admin", stack.Addr(p.WorkersHTTP), "--consumer-admin", stack.Addr(p.ConsumerHTTP), "--console", ""}, args...)...)
+	if code != 0 {
+		t.Fatalf("report exited %d\nstderr: %s\nstdout: %s", code, errOut, out)
+	}
+	return out
+}
+
+// awaitResultsFull waits until the results channel is full: its slots
+// taken and a worker blocked sending.
+func awaitResultsFull(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	waitUntil(t, timeout, "the results channel to fill", func() bool {
+		var w struct {
+			Results struct {
+				Len        int `json:"len"`
+				Cap        int `json:"cap"`
+				BlockedNow int `json:"blocked_now"`
+			} `json:"results"`
+		}
+		if status, body := call(t, http.MethodGet, sys.URL(stack.Workers)+"/stats", nil, &w); status != http.StatusOK {
+			t.Fatalf("workers /stats: %d %s", status, body)
+		}
+		return w.Results.Cap > 0 && w.Results.Len >= w.Results.Cap && w.Results.BlockedNow > 0
+	})
 }
 
 func wantModelVerdict(t *testing.T, r *modelReport, stage, kind string) {
@@ -366,6 +399,26 @@ func TestCapacityModelScenarioMatrix(t *testing.T) {
 		}
 	})
 
+	// (1b) The default scenario runs a burst every 20 s: a window of
+	// several is still bursts, each drained before the next, not sustained
+	// load (review A, item 1: they were called head-of-line). Scaled: three
+	// bursts, each as soon as the one before was handled.
+	t.Run("1b three checkout bursts", func(t *testing.T) {
+		w := window{from: time.Now()}
+		for range 3 {
+			awaitBurst(t, checkout(t))
+		}
+		w.to = time.Now()
+		r := modelReportOf(t, w)
+		wantModelVerdict(t, r, "results", "burst")
+		if r.Jobs.Total != 60 || r.Verdict.Sustained || r.Period.BusyPeriods != 3 {
+			t.Errorf("%d jobs, sustained %v, %d busy periods: want the 60 jobs of 3 bursts, judged as bursts", r.Jobs.Total, r.Verdict.Sustained, r.Period.BusyPeriods)
+		}
+		if len(r.Verdict.Fixes) == 0 || r.Verdict.Fixes[0].Setting != "RESULTS_BUFFER" {
+			t.Errorf("fixes %v, want RESULTS_BUFFER first", r.settings())
+		}
+	})
+
 	// (2) Steady arrivals ≥ 3x the consumer's capacity: the consumer,
 	// CONCURRENCY recommended; applied live through the fix's own bodies,
 	// throughput comes within 25% of the prediction and the verdict moves
@@ -398,11 +451,21 @@ func TestCapacityModelScenarioMatrix(t *testing.T) {
 	})
 
 	// (3) Steady arrivals far above the consumer's ~20/s with the bigger
-	// buffer already in force: still the consumer, and no bigger buffer.
+	// buffer already in force, read once it is full: still the consumer,
+	// no bigger buffer, no buffer shown more than full. Jobs then take
+	// ~20 s end to end (400 results at ~20/s), longer than the window:
+	// none that arrived in it is handled yet, and the report measures the
+	// consumer from what it handled in the window (review A, items 2 and
+	// 7; the window used to start before the buffer filled).
 	t.Run("3 steady overload with the buffer fix in force", func(t *testing.T) {
 		setWorkersConfig(t, map[string]any{"results_buffer": 400})
-		w := steadyLoad(t, 100, cacheReads, time.Second, 6*time.Second)
+		setLoad(t, map[string]any{"scenario": "steady", "rate": 100, "mix": cacheReads})
+		awaitResultsFull(t, 30*time.Second) // ~80 results/s more than the consumer takes: ~5 s
+		w := window{from: time.Now()}
+		time.Sleep(6 * time.Second)
+		w.to = time.Now()
 		r := modelReportOf(t, w)
+		text := reportOn(t, w)
 		drain(t)
 		wantModelVerdict(t, r, "consumer", "capacity")
 		if r.Config.ResultsBufferCap != 400 || r.hasSetting("RESULTS_BUFFER") || r.hasSetting("RESULT_SEND") {
@@ -413,6 +476,25 @@ func TestCapacityModelScenarioMatrix(t *testing.T) {
 		}
 		if !slices.ContainsFunc(r.Verdict.Notes, func(n string) bool { return strings.Contains(n, "would only delay the blocking") }) {
 			t.Errorf("notes %q, want how long the buffer lasts", r.Verdict.Notes)
+		}
+		if got := r.Verdict.ThroughputPerS; got < 12 || got > 25 || r.Jobs.HandledEarlier == 0 {
+			t.Errorf("throughput %.1f jobs/s, %d handled that arrived earlier: want the consumer's ~20/s measured from its completions", got, r.Jobs.HandledEarlier)
+		}
+		for _, s := range r.Stages {
+			if s.Kind == "buffer" && s.Utilization > 1 {
+				t.Errorf("%s %.0f%% full", s.Name, 100*s.Utilization)
+			}
+		}
+		for _, line := range strings.Split(text, "\n") {
+			if i := strings.Index(line, "% full"); i > 0 {
+				f := strings.Fields(line[:i])
+				if n, err := strconv.Atoi(f[len(f)-1]); err != nil || n > 100 {
+					t.Errorf("report text: %q", line)
+				}
+			}
+		}
+		if strings.Contains(text, "Nothing was handled") {
+			t.Errorf("report text says nothing was handled:\n%s", text)
 		}
 	})
 

@@ -25,8 +25,17 @@ type Options struct {
 	// SimBudget bounds the arrivals one simulation run replays (0: 4000;
 	// negative: no simulation, predictions from formulas only).
 	SimBudget int
+	// Completions are the traces of the jobs the consumer handled in the
+	// window (a search by the consumer's result.process), when the caller
+	// read them too: jobs take longer end to end than a short window, and
+	// those that arrived in it may not be handled yet when it closes, while
+	// the consumer kept handling earlier ones. They count for completions
+	// and the consumer's side only; traces also in the first set count
+	// once. Limit applies to this search too.
+	Completions []jaegerapi.Trace
 
-	traces int
+	traces               int
+	completionsTruncated bool
 }
 
 // Thresholds decide what counts as a finding.
@@ -114,10 +123,9 @@ type Analysis struct {
 	// nil when nothing could be simulated.
 	ModelFit *ModelFit `json:"model_fit"`
 
-	// JobList holds every job read; Timelines what each worker, forwarder
-	// and consumer slot did. For the console; not part of the JSON.
-	JobList   []Job     `json:"-"`
-	Timelines Timelines `json:"-"`
+	// JobList holds every job read (those read only for their completion
+	// marked Earlier); not part of the JSON.
+	JobList []Job `json:"-"`
 }
 
 // JobCounts counts the jobs read (one trace each).
@@ -129,6 +137,11 @@ type JobCounts struct {
 	Rejected  int            `json:"rejected"`  // shed at admission: the queue stayed full (RESOURCE_EXHAUSTED)
 	Lost      int            `json:"lost"`      // never reached the pool, never confirmed, or abandoned
 	InFlight  int            `json:"in_flight"` // accepted, not handled yet when read
+	// HandledEarlier counts the jobs that arrived before the period and
+	// were handled in it (read by the search for completions; from the
+	// oldest one read when that search was truncated); they are in no
+	// other count.
+	HandledEarlier int `json:"handled_earlier"`
 }
 
 // OperationStats is the duration of one span name.
@@ -168,21 +181,34 @@ type ModelFit struct {
 	// measured; 0 when nothing was measured.
 	ThroughputError float64 `json:"throughput_error"`
 	FastP99Error    float64 `json:"fast_p99_error"`
+	// The workers' busy time blocked sending, fast jobs' p99 wait for a
+	// worker (queued + blocked sending), jobs/s shed at admission and
+	// jobs/s whose work failed: what every fix's prediction is read
+	// against.
+	MeasuredBlockedShare   float64 `json:"measured_blocked_share"`
+	SimulatedBlockedShare  float64 `json:"simulated_blocked_share"`
+	MeasuredFastWaitP99MS  float64 `json:"measured_fast_wait_p99_ms"`
+	SimulatedFastWaitP99MS float64 `json:"simulated_fast_wait_p99_ms"`
+	MeasuredShedPerS       float64 `json:"measured_shed_per_s"`
+	SimulatedShedPerS      float64 `json:"simulated_shed_per_s"`
+	MeasuredFailedPerS     float64 `json:"measured_failed_per_s"`
+	SimulatedFailedPerS    float64 `json:"simulated_failed_per_s"`
 }
 
 // Analyze reads the traces of one window. It is pure: no I/O, no clock;
 // the same traces and options give the same Analysis.
 func Analyze(traces []jaegerapi.Trace, o Options) Analysis {
 	o.traces = len(traces)
+	o.completionsTruncated = o.Limit > 0 && len(o.Completions) >= o.Limit
 	o.Thresholds = o.Thresholds.withDefaults()
 	if o.SimBudget == 0 {
 		o.SimBudget = defaultSimBudget
 	}
-	x := extract(traces)
+	x := extract(traces, o.Completions)
 	a := Analysis{Traces: len(traces), Ignored: x.ignored, JobList: x.jobs, Contract: contractOf(x.jobs)}
-	a.Jobs = countJobs(x.jobs)
 	a.Config = observedConfig(x)
-	a.Period = coveredPeriod(x.jobs, x.horizon, a.Config.SubmitWaitMS, &o)
+	a.Period = coveredPeriod(x, a.Config.SubmitWaitMS, &o)
+	a.Jobs = countJobs(x.jobs, a.Period)
 	a.Operations = operationStats(x.ops)
 	a.Vendor = vendorHealth(x)
 	a.WorkerTime = workerTime(x.jobs, a.Period, a.Config.Workers)
@@ -190,7 +216,6 @@ func Analyze(traces []jaegerapi.Trace, o Options) Analysis {
 	a.Stages = stages
 	a.Fast = fastLatency(x.jobs, a.Period)
 	a.HeadOfLine = headOfLine(x.jobs, a.Period, o.Thresholds)
-	a.Timelines = timelines(x.jobs, a.Period)
 	judge(&a, &m, &o)
 	return a
 }
@@ -213,10 +238,17 @@ func contractOf(jobs []Job) string {
 	return "v1"
 }
 
-func countJobs(jobs []Job) JobCounts {
+func countJobs(jobs []Job, p Period) JobCounts {
 	c := JobCounts{ByType: map[string]int{}}
+	from := max(p.from(), p.doneFrom)
 	for i := range jobs {
 		j := &jobs[i]
+		if j.Earlier {
+			if j.Done >= from && j.Done <= p.to() {
+				c.HandledEarlier++
+			}
+			continue
+		}
 		c.Total++
 		c.ByType[j.Type]++
 		switch j.Outcome {
@@ -272,19 +304,19 @@ func vendorHealth(x *extraction) VendorHealth {
 	v.Preset = best
 	var healthy []float64
 	for i := range x.jobs {
-		if j := &x.jobs[i]; j.HasVendor && !j.VendorDegraded {
+		if j := &x.jobs[i]; j.HasVendor && !j.VendorDegraded && !j.Earlier {
 			healthy = append(healthy, j.VendorMS)
 		}
 	}
 	slices.Sort(healthy)
-	v.HealthyCalls, v.HealthyP99MS = len(healthy), percentile(healthy, 0.99)
+	v.HealthyCalls, v.HealthyP99MS = len(healthy), Percentile(healthy, 0.99)
 	return v
 }
 
 func fastLatency(jobs []Job, p Period) Latency {
 	var v []float64
 	for i := range jobs {
-		if j := &jobs[i]; j.Fast() && j.Handled() && p.contains(j.Arrival) {
+		if j := &jobs[i]; j.Fast() && j.Handled() && j.arrivedIn(p) {
 			v = append(v, msBetween(j.Arrival, j.Done))
 		}
 	}
@@ -341,7 +373,7 @@ func headOfLine(jobs []Job, p Period, th Thresholds) HeadOfLine {
 	var stuck []StuckJob
 	for i := range jobs {
 		j := &jobs[i]
-		if !j.Fast() || j.WorkEnd == 0 || !p.contains(j.Arrival) {
+		if !j.Fast() || j.WorkEnd == 0 || !j.arrivedIn(p) {
 			continue
 		}
 		h.FastJobs++

@@ -47,6 +47,33 @@ type Config struct {
 	// nothing told, taken as the services' defaults.
 	Inferred  []string `json:"inferred"`
 	Defaulted []string `json:"defaulted"`
+	// Changed names the settings the spans show with more than one value:
+	// they changed while the traces read were written, and the window
+	// mixes both regimes.
+	Changed []string `json:"changed"`
+}
+
+// EnvName is the environment variable of a Config field's JSON name.
+func EnvName(field string) string {
+	switch field {
+	case "workers":
+		return "WORKERS"
+	case "queue_capacity":
+		return "QUEUE_SIZE"
+	case "results_buffer_cap":
+		return "RESULTS_BUFFER"
+	case "result_send_mode":
+		return "RESULT_SEND"
+	case "priority_lanes":
+		return "PRIORITY_LANES"
+	case "vendor_timeout_ms":
+		return "VENDOR_TIMEOUT"
+	case "forwarders":
+		return "FORWARDERS"
+	case "consumer_concurrency":
+		return "CONCURRENCY"
+	}
+	return field
 }
 
 // LanesOn reports whether priority lanes are on.
@@ -63,7 +90,19 @@ func (c *Config) IsInferred(name string) bool {
 
 func observedConfig(x *extraction) Config {
 	s := &x.seen
-	c := Config{Inferred: []string{}, Defaulted: []string{}}
+	c := Config{Inferred: []string{}, Defaulted: []string{}, Changed: []string{}}
+	for _, ch := range []struct {
+		name    string
+		changed bool
+	}{
+		{"workers", s.workers.changed}, {"queue_capacity", s.queueCap.changed}, {"results_buffer_cap", s.bufferCap.changed},
+		{"result_send_mode", s.sendMode.changed}, {"priority_lanes", s.lanes.changed}, {"vendor_timeout_ms", s.vendorTimeoutMS.changed},
+		{"forwarders", s.forwarders.changed}, {"consumer_concurrency", s.concurrency.changed},
+	} {
+		if ch.changed {
+			c.Changed = append(c.Changed, ch.name)
+		}
+	}
 	inferred := func(name string) { c.Inferred = append(c.Inferred, name) }
 	defaulted := func(name string) { c.Defaulted = append(c.Defaulted, name) }
 
@@ -114,12 +153,8 @@ func observedConfig(x *extraction) Config {
 		c.ResultSendMode = "blocking"
 		defaulted("result_send_mode")
 	}
-	switch {
-	case s.lane.set && s.lane.v == "shared":
-		c.PriorityLanes = "off"
-	case s.lane.set:
-		c.PriorityLanes = "on"
-	default:
+	c.PriorityLanes = s.lanes.v
+	if !s.lanes.set {
 		c.PriorityLanes = "off"
 		defaulted("priority_lanes")
 	}

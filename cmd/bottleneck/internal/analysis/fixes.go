@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -45,6 +46,12 @@ type Change struct {
 type Prediction struct {
 	ThroughputPerS float64 `json:"throughput_per_s"`
 	FastP99MS      float64 `json:"fast_p99_ms"`
+	// FailedPerS is the part of ThroughputPerS whose work would fail:
+	// vendor calls cut by a VENDOR_TIMEOUT.
+	FailedPerS float64 `json:"failed_per_s"`
+	// FastWaitP99MS is fast jobs' p99 wait for a worker (queued, and
+	// blocked handing their result over), from the simulation.
+	FastWaitP99MS float64 `json:"fast_wait_p99_ms"`
 	// BottleneckStage is the stage with the least capacity after the fix,
 	// CapacityPerS its capacity.
 	BottleneckStage string  `json:"bottleneck_stage"`
@@ -77,9 +84,11 @@ type fixer struct {
 	in   *simInput
 	base *SimResult
 	o    *Options
+	// notes say why a fix the verdict calls for is not offered.
+	notes []string
 }
 
-func recommend(a *Analysis, m *measures, in *simInput, base *SimResult, o *Options) []Fix {
+func recommend(a *Analysis, m *measures, in *simInput, base *SimResult, o *Options) ([]Fix, []string) {
 	f := &fixer{a: a, m: m, in: in, base: base, o: o}
 	v := &a.Verdict
 	var main, extra []*Fix
@@ -109,29 +118,92 @@ func recommend(a *Analysis, m *measures, in *simInput, base *SimResult, o *Optio
 		}
 		extra = append(extra, f.workers())
 	}
-	out := []Fix{}
+	out, notes := []Fix{}, f.notes
+	kept := false // the last main fix was kept: an alternative follows it
 	for _, fx := range main {
-		if fx != nil {
-			out = append(out, *fx)
+		if fx == nil {
+			continue
 		}
+		if ok, effect := f.helps(fx); !ok {
+			// Say so: a remedy the verdict suggests that the numbers
+			// say won't help teaches something.
+			notes = append(notes, fmt.Sprintf("Won't help: %s — %s.", fx.settings(), effect))
+			kept = false
+			continue
+		}
+		if fx.Alternative && !kept {
+			fx.Alternative = false
+		}
+		kept = !fx.Alternative || kept
+		out = append(out, *fx)
 	}
 	for _, fx := range extra {
-		if fx != nil && f.helps(fx) {
+		// Further fixes only when the simulation shows what they do.
+		if fx == nil || base == nil {
+			continue
+		}
+		if ok, _ := f.helps(fx); ok {
 			out = append(out, *fx)
 		}
 	}
-	return out
+	return out, notes
 }
 
-// helps keeps a further fix only when the simulation says it makes a
-// difference: fast jobs' p99 down by a fifth, or throughput up a tenth.
-func (f *fixer) helps(fx *Fix) bool {
-	if f.base == nil {
-		return false
+// settings names a fix's changes: "consumer CONCURRENCY=7 + workers
+// FORWARDERS=7".
+func (fx *Fix) settings() string {
+	var parts []string
+	for _, c := range fx.Changes {
+		parts = append(parts, c.Service+" "+c.Setting+"="+c.Value)
 	}
-	p := fx.Predicted
-	return (f.base.FastP99MS > 0 && p.FastP99MS <= 0.8*f.base.FastP99MS) ||
-		(f.base.ThroughputPerS > 0 && p.ThroughputPerS >= 1.1*f.base.ThroughputPerS)
+	return strings.Join(parts, " + ")
+}
+
+// helps says whether a fix makes a difference, against the same model of
+// the current settings: jobs handled without failing up a tenth, fast
+// jobs' p99 down a fifth, the workers' time blocked sending halved (by 5
+// points at least), or shed jobs halved; and neither throughput nor (unless
+// more are handled or fewer shed) fast jobs' p99 clearly worse. A shorter
+// wait for a worker alone is no help: fast jobs may then wait as long for
+// the consumer. Throughput is judged against the measurement when the
+// prediction's comes from the capacity model (sustained load), against
+// the simulation otherwise. Without a simulation only throughput can be
+// judged; a fix for anything else is kept. It also returns what the fix
+// would do, for a fix that doesn't help.
+func (f *fixer) helps(fx *Fix) (bool, string) {
+	p, b, m := fx.Predicted, f.base, f.m
+	good := p.ThroughputPerS - p.FailedPerS
+	now := m.delivered - m.failedPerS
+	if b != nil && p.Method == "simulation" {
+		now = b.ThroughputPerS - b.FailedPerS
+	}
+	more := now > 0 && good >= 1.1*now || now <= 0 && good > 0
+	fewer := now > 0 && good < 0.95*now
+	if b == nil {
+		return more || f.a.Verdict.Kind != KindCapacity,
+			fmt.Sprintf("the capacity model predicts %s jobs/s handled, against %s measured", FormatRate(good), FormatRate(now))
+	}
+	faster := b.FastP99MS > 0 && p.FastP99MS > 0 && p.FastP99MS <= 0.8*b.FastP99MS
+	slower := b.FastP99MS > 0 && p.FastP99MS > 1.2*b.FastP99MS && p.FastP99MS-b.FastP99MS >= 50
+	unblocked := p.BlockedShare <= b.BlockedShare/2 && b.BlockedShare-p.BlockedShare >= 0.05
+	shedLess := b.RejectedPerS > 0 && p.RejectedPerS <= b.RejectedPerS/2
+	effect := fmt.Sprintf("the simulation of this window with it gives %s jobs/s handled and fast jobs' p99 %s (their wait for a worker %s), against %s jobs/s and %s (%s) without it",
+		FormatRate(good), FormatMS(p.FastP99MS), FormatMS(p.FastWaitP99MS), FormatRate(now), FormatMS(b.FastP99MS), FormatMS(b.FastWaitP99MS))
+	if !faster && p.FastWaitP99MS <= b.FastWaitP99MS/2 {
+		effect += ": fast jobs would wait about as long further on, for the delivery to the consumer"
+	}
+	if fit := f.a.ModelFit; fit != nil && fit.FastP99Error < -0.5 {
+		// The simulation doesn't reproduce the waits measured (a note says
+		// so): it can't tell what a fix does to them. Keep the fix the
+		// verdict calls for, unless it handles fewer jobs.
+		return !fewer, effect
+	}
+	// Fast jobs' p99 counts only the jobs handled: a fix that sheds fewer
+	// or handles more may raise it, and still help.
+	if fewer || slower && !more && !shedLess {
+		return false, effect
+	}
+	return more || faster || unblocked || shedLess, effect
 }
 
 // change is a setting and its admin field.
@@ -163,9 +235,9 @@ func (f *fixer) fix(why string, alternative bool, cfg Config, changes ...change)
 // gives each server stage, and a simulation of the window under it.
 func (f *fixer) predict(cfg Config) Prediction {
 	a, m := f.a, f.m
-	mm := *m
+	mm, cut := *m, 0.0
 	if t := cfg.VendorTimeoutMS; t > 0 && t != a.Config.VendorTimeoutMS {
-		mm = m.withVendorTimeout(a.JobList, a.Period, t)
+		mm, cut = m.withVendorTimeout(a.JobList, a.Period, t)
 	}
 	caps := map[string]float64{StageWorkers: workersCapacity(cfg.Workers, cfg.LanesOn(), mm)}
 	if d := a.Stage(StageDelivery).ServiceMSAvg; d > 0 {
@@ -189,32 +261,40 @@ func (f *fixer) predict(cfg Config) Prediction {
 	}
 	offered := a.Verdict.OfferedPerS
 	p.ThroughputPerS = min(offered, p.CapacityPerS)
+	// The jobs whose vendor call a timeout cuts fail: they are handled,
+	// and counted, but not done.
+	p.FailedPerS = p.ThroughputPerS * mm.vendorJobShare * cut
 	if !f.in.ok {
 		return p
 	}
 	r := Simulate(simConfigOf(&cfg), f.in.workload, false)
-	p.FastP99MS, p.RejectedPerS, p.BlockedShare = r.FastP99MS, r.RejectedPerS, r.BlockedShare
+	p.FastP99MS, p.RejectedPerS, p.BlockedShare, p.FastWaitP99MS = r.FastP99MS, r.RejectedPerS, r.BlockedShare, r.FastWaitP99MS
 	if a.Verdict.Sustained {
 		p.Method = "capacity model + simulation"
 	} else {
-		p.ThroughputPerS, p.Method = r.ThroughputPerS, "simulation"
+		p.ThroughputPerS, p.FailedPerS, p.Method = r.ThroughputPerS, r.FailedPerS, "simulation"
 	}
 	return p
 }
 
-// withVendorTimeout is m as if vendor calls were cut at t ms.
-func (m measures) withVendorTimeout(jobs []Job, p Period, t float64) measures {
+// withVendorTimeout is m as if vendor calls were cut at t ms, and the
+// share of vendor calls the cut would fail.
+func (m measures) withVendorTimeout(jobs []Job, p Period, t float64) (measures, float64) {
 	work := map[string][]float64{}
 	var sum float64
-	var n int
+	var n, calls, cut int
 	for i := range jobs {
 		j := &jobs[i]
-		if j.WorkEnd == 0 || !p.contains(j.WorkStart) {
+		if j.WorkEnd == 0 || j.Earlier || !p.contains(j.WorkStart) {
 			continue
 		}
 		w := j.WorkMS()
-		if j.HasVendor && j.VendorMS > t {
-			w -= j.VendorMS - t
+		if j.HasVendor {
+			calls++
+			if j.VendorMS > t {
+				w -= j.VendorMS - t
+				cut++
+			}
 		}
 		work[j.Type] = append(work[j.Type], w)
 		sum += w
@@ -224,7 +304,10 @@ func (m measures) withVendorTimeout(jobs []Job, p Period, t float64) measures {
 		m.workAvg = sum / float64(n)
 	}
 	m.workMS = work
-	return m
+	if calls == 0 {
+		return m, 0
+	}
+	return m, float64(cut) / float64(calls)
 }
 
 func (f *fixer) target() float64 { return f.o.Thresholds.TargetUtilization }
@@ -264,7 +347,7 @@ func (f *fixer) consumerCapacity() *Fix {
 		}
 	}
 	if len(cs) == 0 {
-		a.Verdict.Notes = append(a.Verdict.Notes, fmt.Sprintf("CONCURRENCY %d and FORWARDERS %d already cover %s jobs/s; what is left is the consumer's own handling time (%s per result).",
+		f.notes = append(f.notes, fmt.Sprintf("CONCURRENCY %d and FORWARDERS %d already cover %s jobs/s; what is left is the consumer's own handling time (%s per result).",
 			cfg.ConsumerConcurrency, cfg.Forwarders, FormatRate(lambda), FormatMS(sc)))
 		return nil
 	}
@@ -352,14 +435,28 @@ func (f *fixer) queueSize() *Fix {
 	return f.fix(why, false, cfg, change{ServiceWorkers, "QUEUE_SIZE", strconv.Itoa(size), "queue_size", size})
 }
 
+// lanes gives fast jobs their own lane. Lanes keep one worker free of
+// vendor jobs, so at most WORKERS-1 hold them: when the vendor calls
+// would keep those busier than the target, the fix raises WORKERS with
+// it, or it would trade the fast jobs' wait for a vendor backlog.
 func (f *fixer) lanes() *Fix {
-	if f.a.Config.LanesOn() {
+	a, m := f.a, f.m
+	if a.Config.LanesOn() {
 		return nil
 	}
-	cfg := f.a.Config
+	cfg := a.Config
 	cfg.PriorityLanes = "on"
-	return f.fix("fast jobs get their own lane past slow vendor jobs, and one worker is always free for them", false, cfg,
-		change{ServiceWorkers, "PRIORITY_LANES", "on", "priority_lanes", "on"})
+	why := "fast jobs get their own lane past slow vendor jobs, and one worker is always free for them"
+	changes := []change{{ServiceWorkers, "PRIORITY_LANES", "on", "priority_lanes", "on"}}
+	// Workers busy with vendor jobs at the offered load.
+	busy := a.Verdict.OfferedPerS * m.vendorJobShare * mean(m.workMS[TypeVendorAPI]) / 1e3
+	if n := clamp(ceilDiv(busy/f.target())+1, 1, maxWorkers); busy > 0 && n > cfg.Workers {
+		cfg.Workers = n
+		why += fmt.Sprintf("; at most WORKERS-1 then hold vendor jobs, and the vendor calls keep %.1f workers busy (%s jobs/s × %s × %s each): %.1f / %s busy + 1 = %d workers",
+			busy, FormatRate(a.Verdict.OfferedPerS), FormatShare(m.vendorJobShare), FormatMS(mean(m.workMS[TypeVendorAPI])), busy, FormatShare(f.target()), n)
+		changes = append(changes, change{ServiceWorkers, "WORKERS", strconv.Itoa(n), "workers", n})
+	}
+	return f.fix(why, false, cfg, changes...)
 }
 
 // vendorTimeout cuts vendor calls at the healthy calls' p99, when degraded
@@ -379,7 +476,7 @@ func (f *fixer) vendorTimeout() *Fix {
 	var cut, calls int
 	for i := range a.JobList {
 		j := &a.JobList[i]
-		if !j.HasVendor || !a.Period.contains(j.WorkStart) {
+		if !j.HasVendor || j.Earlier || !a.Period.contains(j.WorkStart) {
 			continue
 		}
 		calls++

@@ -8,14 +8,14 @@ func TestPercentileNearestRank(t *testing.T) {
 		v[i] = float64(i + 1)
 	}
 	for _, c := range []struct{ p, want float64 }{{0.5, 50}, {0.99, 99}, {1, 100}} {
-		if got := percentile(v, c.p); got != c.want {
+		if got := Percentile(v, c.p); got != c.want {
 			t.Errorf("p%v = %v, want %v", c.p*100, got, c.want)
 		}
 	}
-	if got := percentile([]float64{7}, 0.99); got != 7 {
+	if got := Percentile([]float64{7}, 0.99); got != 7 {
 		t.Errorf("p99 of one value = %v", got)
 	}
-	if got := percentile(nil, 0.5); got != 0 {
+	if got := Percentile(nil, 0.5); got != 0 {
 		t.Errorf("p50 of none = %v", got)
 	}
 }

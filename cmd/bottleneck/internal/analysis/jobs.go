@@ -45,6 +45,11 @@ type Job struct {
 	Contract int // trace contract: 1 or 2
 	Outcome  string
 	Attempts int // Submit attempts
+	// Earlier marks a job read only by the search for completions: it
+	// arrived before the period (or after the first search was made, its
+	// spans not in Jaeger yet then). It counts for the consumer's side
+	// (completions in the period, handling times), never as an arrival.
+	Earlier bool
 
 	Arrival   int64 // first submission
 	Submitted int64 // end of the accepted Submit call (0: never accepted)
@@ -116,7 +121,13 @@ func msBetween(from, to int64) float64 {
 type extraction struct {
 	jobs    []Job
 	ignored int
-	horizon int64 // the latest span end seen: what Jaeger knew when read
+	// horizon is the latest span end the search by arrival saw: what
+	// Jaeger knew when it was read. The search for completions comes
+	// after, and may see later spans.
+	horizon int64
+	// doneFrom is the start of the oldest result.process the search for
+	// completions returned.
+	doneFrom int64
 
 	ops        map[string][]float64
 	vendor     VendorHealth
@@ -133,18 +144,25 @@ type extraction struct {
 type seenConfig struct {
 	workers, queueCap, bufferCap, forwarders, concurrency latest[int]
 	vendorTimeoutMS                                       latest[float64]
-	sendMode, lane                                        latest[string]
+	sendMode                                              latest[string]
+	lanes                                                 latest[string] // on | off
 	workerIDs                                             map[string]struct{}
 	maxQueueDepth                                         int
 }
 
-type latest[T any] struct {
-	at  int64
-	v   T
-	set bool
+// latest is the value of a setting seen last, and whether another was
+// seen too (the setting changed while the traces were written).
+type latest[T comparable] struct {
+	at      int64
+	v       T
+	set     bool
+	changed bool
 }
 
 func (l *latest[T]) see(at int64, v T) {
+	if l.set && v != l.v {
+		l.changed = true
+	}
 	if !l.set || at >= l.at {
 		l.at, l.v, l.set = at, v, true
 	}
@@ -171,7 +189,10 @@ var operations = []string{
 	spans.ResultProcess,
 }
 
-func extract(traces []jaegerapi.Trace) *extraction {
+// extract reads the traces searched by arrival, then those searched by
+// completion that the first search did not return (jobs that arrived
+// before the period): of these only what the consumer's side needs.
+func extract(traces, completions []jaegerapi.Trace) *extraction {
 	x := &extraction{
 		ops:     make(map[string][]float64, len(operations)),
 		presets: map[string]int{},
@@ -179,10 +200,32 @@ func extract(traces []jaegerapi.Trace) *extraction {
 	}
 	x.jobs = make([]Job, 0, len(traces))
 	for i := range traces {
-		if j, ok := x.addTrace(&traces[i]); ok {
+		if j, ok := x.addTrace(&traces[i], false); ok {
 			x.jobs = append(x.jobs, j)
 		} else {
 			x.ignored++
+		}
+	}
+	if len(completions) == 0 {
+		return x
+	}
+	read := make(map[string]bool, len(traces))
+	for i := range traces {
+		read[traces[i].TraceID] = true
+	}
+	for i := range completions {
+		for k := range completions[i].Spans {
+			if s := &completions[i].Spans[k]; s.OperationName == spans.ResultProcess && (x.doneFrom == 0 || s.StartTime < x.doneFrom) {
+				x.doneFrom = s.StartTime
+			}
+		}
+		if read[completions[i].TraceID] {
+			continue
+		}
+		read[completions[i].TraceID] = true
+		if j, ok := x.addTrace(&completions[i], true); ok && j.Handled() {
+			j.Earlier = true
+			x.jobs = append(x.jobs, j)
 		}
 	}
 	return x
@@ -200,7 +243,10 @@ func (p *spanOf) keepLatest(s *jaegerapi.Span) {
 	}
 }
 
-func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
+// addTrace reads one job's trace. Of a trace read only for its completion
+// (earlier), the operations, the vendor's health and the shed Submits are
+// left out: they happened before the period.
+func (x *extraction) addTrace(tr *jaegerapi.Trace, earlier bool) (Job, bool) {
 	j := Job{TraceID: tr.TraceID, Contract: 1, Arrival: math.MaxInt64}
 	var (
 		root                                      *jaegerapi.Span
@@ -213,9 +259,11 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 	)
 	for i := range tr.Spans {
 		s := &tr.Spans[i]
-		x.horizon = max(x.horizon, s.End())
+		if !earlier {
+			x.horizon = max(x.horizon, s.End())
+		}
 		name := s.OperationName
-		if isOperation[name] {
+		if isOperation[name] && !earlier {
 			x.ops[name] = append(x.ops[name], s.DurationMS())
 		}
 		if j.ID == "" {
@@ -250,7 +298,9 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 				}
 			case spans.SubmitRejected:
 				rejected++
-				x.rejectedMS = append(x.rejectedMS, s.DurationMS())
+				if !earlier {
+					x.rejectedMS = append(x.rejectedMS, s.DurationMS())
+				}
 			}
 			if s.ParentID() == "" && tr.Service(s) == producerService {
 				root = s
@@ -264,7 +314,7 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 				x.seen.queueCap.see(s.StartTime, int(v))
 			}
 			if l := s.TagString(spans.QueueLane); l != "" {
-				x.seen.lane.see(s.StartTime, l)
+				x.seen.lanes.see(s.StartTime, map[bool]string{true: "off", false: "on"}[l == "shared"])
 			}
 			if v, ok := s.TagFloat(spans.QueueDepth); ok {
 				x.seen.maxQueueDepth = max(x.seen.maxQueueDepth, int(v))
@@ -279,6 +329,9 @@ func (x *extraction) addTrace(tr *jaegerapi.Trace) (Job, bool) {
 			}
 		case spans.VendorHandle:
 			vendorHandle.keepLatest(s)
+			if earlier {
+				continue
+			}
 			x.vendor.Calls++
 			if s.TagBool(spans.FaultDegraded) {
 				x.vendor.Degraded++

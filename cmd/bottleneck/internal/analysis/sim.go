@@ -51,11 +51,19 @@ type SimResult struct {
 	ThroughputPerS               float64
 	RejectedPerS                 float64
 	FastP50MS, FastP99MS         float64 // fast jobs, arrival → handled by the consumer
+	// FastWaitP99MS is fast jobs' p99 wait for a worker: queued, and
+	// blocked handing their result over.
+	FastWaitP99MS float64
+	// FailedPerS is the jobs/s handled whose work failed: vendor calls cut
+	// by the timeout (they count in ThroughputPerS too).
+	FailedPerS float64
 	// BlockedShare is blocked / (working + blocked) of the workers;
 	// BlockedOfWorkers is blocked / (workers × the measured time): how
-	// much of the workers' capacity blocking took.
+	// much of the workers' capacity blocking took; BlockedMS the blocked
+	// time itself, summed over the workers.
 	BlockedShare     float64
 	BlockedOfWorkers float64
+	BlockedMS        float64
 	// PeakResults is the most results waiting in the results channel at
 	// once (overflow included); PeakQueue the most jobs in the job queue.
 	PeakResults, PeakQueue int
@@ -488,12 +496,16 @@ func (s *sim) result(record bool) SimResult {
 			to = max(to, s.jobs[len(s.jobs)-1].AtMS)
 		}
 	}
-	var fast []float64
+	var fast, fastWait []float64
 	var working, blocked float64
+	failed := 0
 	for i := range s.jobs {
 		rec := &s.rec[i]
 		if d := rec.Done; d >= from && d <= to && d >= 0 {
 			r.Completed++
+			if rec.TimedOut {
+				failed++
+			}
 		}
 		if at := s.jobs[i].AtMS; at >= from && at <= to {
 			r.Arrived++
@@ -502,6 +514,9 @@ func (s *sim) result(record bool) SimResult {
 			}
 			if s.jobs[i].Fast && rec.Done >= 0 {
 				fast = append(fast, rec.Done-at)
+			}
+			if s.jobs[i].Fast && rec.SendEnd >= 0 {
+				fastWait = append(fastWait, rec.Dequeue-rec.Accept+rec.SendEnd-rec.SendStart)
 			}
 		}
 		if rec.Dequeue >= from && rec.Dequeue <= to && rec.WorkEnd >= 0 {
@@ -517,9 +532,13 @@ func (s *sim) result(record bool) SimResult {
 	if secs := (to - from) / 1e3; secs > 0 {
 		r.ThroughputPerS = float64(r.Completed) / secs
 		r.RejectedPerS = float64(r.Rejected) / secs
+		r.FailedPerS = float64(failed) / secs
 	}
 	slices.Sort(fast)
-	r.FastP50MS, r.FastP99MS = percentile(fast, 0.5), percentile(fast, 0.99)
+	slices.Sort(fastWait)
+	r.FastP50MS, r.FastP99MS = Percentile(fast, 0.5), Percentile(fast, 0.99)
+	r.FastWaitP99MS = Percentile(fastWait, 0.99)
+	r.BlockedMS = blocked
 	if busy := working + blocked; busy > 0 {
 		r.BlockedShare = blocked / busy
 	}

@@ -1,5 +1,10 @@
 package analysis
 
+import (
+	"slices"
+	"time"
+)
+
 // Stage names, in pipeline order.
 const (
 	StageAdmission = "admission" // Submit: accepted or shed
@@ -75,11 +80,12 @@ func (a *Analysis) Stage(name string) *Stage {
 // and the simulation need again.
 type measures struct {
 	T                 float64 // period seconds
-	offered, offLate  float64 // arrivals/s: over the arrival span, and its later half
+	offered, offLate  float64 // arrivals/s of sustained load: over its busy periods, and their later half
 	arrivals          int
 	accepted          int
 	rejected          int
 	delivered         float64 // handled by the consumer per second
+	failedPerS        float64 // of which their work failed
 	rejectedPerS      float64
 	workMS            map[string][]float64
 	workAvg           float64 // mean work per job (ms)
@@ -88,30 +94,38 @@ type measures struct {
 	processMS, rttMS  []float64
 	consumerS, rtt    float64 // means (ms)
 	blockedWorkerTime float64
+	fastWaitP99       float64 // fast jobs' wait for a worker (queue + blocked send), p99 ms
+	// overfull are the buffers whose mean fill λ·W came out above their
+	// slots (shown capped at 100%).
+	overfull map[string]overfill
+}
+
+// overfill is a buffer's mean fill beyond its slots: the raw L/slots, and
+// whether an overflow (RESULT_SEND=nonblocking) really holds the excess.
+type overfill struct {
+	fill     float64
+	overflow bool
 }
 
 func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, measures) {
-	m := measures{T: max(p.Seconds, 1e-3), workMS: map[string][]float64{}}
+	m := measures{T: max(p.Seconds, 1e-3), workMS: map[string][]float64{}, overfull: map[string]overfill{}}
 	end := p.to()
 	rate := eventRate(p)
+	doneRate := completionRate(p, jobs)
 
 	var (
 		admWait, queueWait, resultsWait, chanWait, deliverS, consumerWait []float64
-		work, vendor, process                                             []float64
+		work, vendor, process, fastWait                                   []float64
 		arrive, accept, reject, enq, deq, workEnd, send, taken            []int64
-		delivered, consumerIn, done, vendorCalls                          []int64
-		nBlocked, lateArrivals                                            int
+		delivered, consumerIn, done, failed, vendorCalls                  []int64
+		nBlocked                                                          int
 		vendorWorkMS, allWorkMS                                           float64
 	)
-	lateFrom := p.from() + int64(p.ArrivalSeconds*1e6/2)
 	for i := range jobs {
 		j := &jobs[i]
-		if p.contains(j.Arrival) {
+		if j.arrivedIn(p) {
 			m.arrivals++
 			arrive = append(arrive, j.Arrival)
-			if j.Arrival >= lateFrom {
-				lateArrivals++
-			}
 			switch j.Outcome {
 			case OutcomeRejected:
 				m.rejected++
@@ -126,35 +140,42 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 			if j.Answered > 0 {
 				admWait = append(admWait, msBetween(j.Arrival, cmpNonZero(j.Submitted, j.Answered)))
 			}
-		}
-		if j.Accepted > 0 {
-			enq = append(enq, j.Accepted)
-			queueWait = append(queueWait, msBetween(j.Accepted, orEnd(j.Dequeued, max(end, j.Accepted))))
-		}
-		if j.Dequeued > 0 {
-			deq = append(deq, j.Dequeued)
-		}
-		if j.WorkStart > 0 && j.WorkEnd > 0 {
-			w := j.WorkMS()
-			work = append(work, w)
-			m.workMS[j.Type] = append(m.workMS[j.Type], w)
-			allWorkMS += w
-			if j.HasVendor {
-				vendorCalls = append(vendorCalls, j.WorkStart)
-				vendor = append(vendor, j.VendorMS)
-				vendorWorkMS += j.VendorMS
+			if j.Fast() && j.WorkEnd > 0 {
+				fastWait = append(fastWait, j.WorkerWaitMS())
 			}
-			workEnd = append(workEnd, j.WorkEnd)
 		}
-		if j.SendStart > 0 {
-			send = append(send, j.SendStart)
-			if j.Blocked {
-				nBlocked++
+		// A job read for its completion only was queued, worked on and
+		// sent before the period: only its delivery and handling count.
+		if !j.Earlier {
+			if j.Accepted > 0 {
+				enq = append(enq, j.Accepted)
+				queueWait = append(queueWait, msBetween(j.Accepted, orEnd(j.Dequeued, max(end, j.Accepted))))
 			}
-			resultsWait = append(resultsWait, msBetween(j.SendStart, orEnd(j.Taken, max(end, j.SendStart))))
-			if j.SendEnd > 0 {
-				chanWait = append(chanWait, msBetween(j.SendEnd, orEnd(j.Taken, max(end, j.SendEnd))))
+			if j.Dequeued > 0 {
+				deq = append(deq, j.Dequeued)
 			}
+			if j.WorkStart > 0 && j.WorkEnd > 0 {
+				w := j.WorkMS()
+				work = append(work, w)
+				m.workMS[j.Type] = append(m.workMS[j.Type], w)
+				allWorkMS += w
+				if j.HasVendor {
+					vendorCalls = append(vendorCalls, j.WorkStart)
+					vendor = append(vendor, j.VendorMS)
+					vendorWorkMS += j.VendorMS
+				}
+				workEnd = append(workEnd, j.WorkEnd)
+			}
+			if j.SendStart > 0 {
+				send = append(send, j.SendStart)
+				if j.Blocked {
+					nBlocked++
+				}
+				resultsWait = append(resultsWait, msBetween(j.SendStart, orEnd(j.Taken, max(end, j.SendStart))))
+			}
+		}
+		if j.SendEnd > 0 && (!j.Earlier || p.contains(j.Taken)) {
+			chanWait = append(chanWait, msBetween(j.SendEnd, orEnd(j.Taken, max(end, j.SendEnd))))
 		}
 		if j.Taken > 0 {
 			taken = append(taken, j.Taken)
@@ -182,12 +203,14 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 		}
 		if j.Done > 0 {
 			done = append(done, j.Done)
+			if !j.OK {
+				failed = append(failed, j.Done)
+			}
 		}
 	}
 	nSend := len(send)
-	m.offered = float64(m.arrivals) / p.ArrivalSeconds
-	m.offLate = float64(lateArrivals) / (p.ArrivalSeconds / 2)
-	m.delivered = rate(done)
+	m.delivered = doneRate(done)
+	m.failedPerS = doneRate(failed)
 	m.processMS = process
 	if allWorkMS > 0 {
 		m.vendorShare = vendorWorkMS / allWorkMS
@@ -196,6 +219,8 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 		m.vendorJobShare = float64(len(vendorCalls)) / float64(len(work))
 	}
 	m.rejectedPerS = rate(reject)
+	slices.Sort(fastWait)
+	m.fastWaitP99 = Percentile(fastWait, 0.99)
 
 	st := make([]Stage, 0, len(StageNames))
 
@@ -217,7 +242,7 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	q.Servers = q.Slots
 	q.WaitMSAvg = mean(queueWait)
 	q.QueueLenAvg = q.ArrivalsPerS * q.WaitMSAvg / 1e3
-	q.Utilization = q.QueueLenAvg / float64(q.Slots)
+	q.Utilization = m.fill(StageQueue, q.QueueLenAvg, q.Slots, false)
 	st = append(st, q)
 
 	w := Stage{Name: StageWorkers, Kind: KindServer, ArrivalsPerS: rate(deq), CompletionsPerS: rate(workEnd),
@@ -234,6 +259,8 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	}
 	st = append(st, w)
 
+	// With lanes, at most workers-1 of them may hold vendor jobs: those
+	// are the vendor's servers.
 	vendorServers := c.Workers
 	if c.LanesOn() {
 		vendorServers = max(1, c.Workers-1)
@@ -242,28 +269,28 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 		Servers: vendorServers, Samples: len(vendor), Inferred: w.Inferred, Visits: m.vendorJobShare}
 	vs := summarize(vendor)
 	v.ServiceMSAvg, v.ServiceMSP99 = vs.AvgMS, vs.P99MS
-	v.Utilization = v.ArrivalsPerS * v.ServiceMSAvg / 1e3 / float64(c.Workers)
+	v.Utilization = v.ArrivalsPerS * v.ServiceMSAvg / 1e3 / float64(vendorServers)
 	if v.ServiceMSAvg > 0 && v.Visits > 0 {
 		v.CapacityPerS = float64(vendorServers) / (v.Visits * v.ServiceMSAvg / 1e3)
 	}
 	st = append(st, v)
 
-	resultLanes := 1
-	if c.LanesOn() {
-		resultLanes = 2
-	}
-	r := Stage{Name: StageResults, Kind: KindBuffer, ArrivalsPerS: rate(send), CompletionsPerS: rate(taken),
-		Slots: c.ResultsBufferCap * resultLanes, Samples: len(resultsWait), Visits: 1}
+	r := Stage{Name: StageResults, Kind: KindBuffer, ArrivalsPerS: rate(send), CompletionsPerS: doneRate(taken),
+		Slots: c.ResultsBufferCap * lanes, Samples: len(resultsWait), Visits: 1}
 	r.Servers = r.Slots
 	r.WaitMSAvg = mean(resultsWait)
 	r.QueueLenAvg = r.ArrivalsPerS * r.WaitMSAvg / 1e3
-	r.Utilization = r.ArrivalsPerS * mean(chanWait) / 1e3 / float64(r.Slots)
 	if nSend > 0 {
 		r.BlockedShare = float64(nBlocked) / float64(nSend)
 	}
+	// Little's law undercounts when results wait longer than the period
+	// (the waits read are cut at its end): a send that blocked found the
+	// channel full, so the share of sends that blocked bounds the fill
+	// from below.
+	r.Utilization = max(m.fill(StageResults, r.ArrivalsPerS*mean(chanWait)/1e3, r.Slots, c.Nonblocking()), r.BlockedShare)
 	st = append(st, r)
 
-	d := Stage{Name: StageDelivery, Kind: KindServer, ArrivalsPerS: rate(taken), CompletionsPerS: rate(delivered),
+	d := Stage{Name: StageDelivery, Kind: KindServer, ArrivalsPerS: doneRate(taken), CompletionsPerS: doneRate(delivered),
 		Servers: c.Forwarders, Samples: len(deliverS), Inferred: c.IsInferred("forwarders"), Visits: 1,
 		WaitMSAvg: r.WaitMSAvg, QueueLenAvg: r.QueueLenAvg}
 	ds := summarize(deliverS)
@@ -274,7 +301,7 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	}
 	st = append(st, d)
 
-	k := Stage{Name: StageConsumer, Kind: KindServer, ArrivalsPerS: rate(consumerIn), CompletionsPerS: rate(done),
+	k := Stage{Name: StageConsumer, Kind: KindServer, ArrivalsPerS: doneRate(consumerIn), CompletionsPerS: doneRate(done),
 		Servers: c.ConsumerConcurrency, Samples: len(process), Inferred: c.IsInferred("consumer_concurrency"), Visits: 1}
 	ps := summarize(append([]float64(nil), process...))
 	k.ServiceMSAvg, k.ServiceMSP99 = ps.AvgMS, ps.P99MS
@@ -291,9 +318,19 @@ func buildStages(jobs []Job, p Period, c *Config, wt *WorkerTime) ([]Stage, meas
 	return st, m
 }
 
-// workersCapacity is the jobs/s c workers complete at the measured mix:
-// c / mean work; with priority lanes at most c-1 of them hold vendor jobs,
-// which caps the vendor jobs' share too.
+// fill is a buffer's mean fill L/slots. A blocking buffer can't hold more
+// than its slots: a fill above them comes from waits measured under other
+// settings (a bigger buffer earlier in the window), and a non-blocking
+// one's excess is its overflow. Either way it is shown as full, and the
+// raw value kept for a note.
+func (m *measures) fill(stage string, l float64, slots int, overflow bool) float64 {
+	f := l / float64(max(slots, 1))
+	if f > 1.05 {
+		m.overfull[stage] = overfill{fill: f, overflow: overflow}
+	}
+	return min(f, 1)
+}
+
 // eventRate returns how a stage's rate is measured from the times of its
 // events (of the jobs read). When the period ends at the last completion,
 // every event of every job read lies in it: count over the period. When
@@ -326,9 +363,51 @@ func eventRate(p Period) func([]int64) float64 {
 	}
 }
 
+// completionRate returns how the consumer's side (results taken by a
+// forwarder, delivered, handled) is measured. When the completions of the
+// window were read too (Options.Completions), every completion in the
+// period is known, whenever its job arrived: count them over the period
+// (from the oldest completion read, when that search was truncated), up
+// to the last completion Jaeger had. The consumer's spans reach it a
+// second or so after the producer's, which end the period; a consumer that
+// stopped handling longer ago than that still shows, as a lower rate.
+// Without the completions, as eventRate.
+func completionRate(p Period, jobs []Job) func([]int64) float64 {
+	read := false
+	var lastDone int64
+	for i := range jobs {
+		read = read || jobs[i].Earlier
+		lastDone = max(lastDone, jobs[i].Done)
+	}
+	if !read {
+		return eventRate(p)
+	}
+	from, to := max(p.from(), p.doneFrom), p.to()
+	if lastDone < to {
+		to = max(lastDone, to-exportLag.Microseconds())
+	}
+	T := max(float64(to-from)/1e6, 1e-3)
+	return func(ev []int64) float64 {
+		n := 0
+		for _, t := range ev {
+			if t >= from && t <= to {
+				n++
+			}
+		}
+		return float64(n) / T
+	}
+}
+
+// exportLag is how much later than others a service's spans may reach
+// Jaeger: the services export in batches about once a second.
+const exportLag = 2 * time.Second
+
 // minSpanEvents is the fewest events whose span gives a rate.
 const minSpanEvents = 10
 
+// workersCapacity is the jobs/s c workers complete at the measured mix:
+// c / mean work; with priority lanes at most c-1 of them hold vendor jobs,
+// which caps the vendor jobs' share too.
 func workersCapacity(workers int, lanes bool, m measures) float64 {
 	if m.workAvg <= 0 {
 		return 0

@@ -6,12 +6,14 @@ import (
 	"strconv"
 )
 
-// percentile is the nearest-rank percentile of sorted values; 0 for none.
-func percentile(sorted []float64, p float64) float64 {
+// Percentile is the nearest-rank q-quantile (0 < q ≤ 1) of sorted values;
+// 0 for none. The report, the experiment and the console all use it, so
+// their percentiles of the same values agree.
+func Percentile(sorted []float64, q float64) float64 {
 	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
@@ -30,7 +32,7 @@ func mean(v []float64) float64 {
 func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
-	return percentile(s, 0.5)
+	return Percentile(s, 0.5)
 }
 
 // Latency summarizes durations in milliseconds.
@@ -51,7 +53,7 @@ func summarize(v []float64) Latency {
 	slices.Sort(v)
 	return Latency{
 		Count: len(v), AvgMS: mean(v),
-		P50MS: percentile(v, 0.5), P90MS: percentile(v, 0.9), P99MS: percentile(v, 0.99), MaxMS: v[len(v)-1],
+		P50MS: Percentile(v, 0.5), P90MS: Percentile(v, 0.9), P99MS: Percentile(v, 0.99), MaxMS: v[len(v)-1],
 	}
 }
 
@@ -85,3 +87,30 @@ func FormatRate(r float64) string {
 
 // FormatShare prints a fraction as a whole percentage.
 func FormatShare(s float64) string { return strconv.FormatFloat(s*100, 'f', 0, 64) + "%" }
+
+// FormatSeconds prints seconds: 0.05 s, 4.9 s, 13 s.
+func FormatSeconds(s float64) string {
+	switch {
+	case s >= 10:
+		return strconv.FormatFloat(s, 'f', 0, 64) + " s"
+	case s >= 1:
+		return strconv.FormatFloat(s, 'f', 1, 64) + " s"
+	}
+	return strconv.FormatFloat(s, 'f', 2, 64) + " s"
+}
+
+// FormatRatio prints a ratio: 2.5x, 79x.
+func FormatRatio(r float64) string {
+	if r >= 10 {
+		return strconv.FormatFloat(r, 'f', 0, 64) + "x"
+	}
+	return strconv.FormatFloat(r, 'f', 1, 64) + "x"
+}
+
+// Plural prints a count with its noun: "1 worker", "4 workers".
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Kinds of verdict.
@@ -26,8 +27,11 @@ type Verdict struct {
 	// HeldBy is "vendor" when the workers are the bottleneck and vendor
 	// calls are most of their work.
 	HeldBy string `json:"held_by"`
-	// LimitStage is the stage with the least capacity whatever the kind,
-	// and CapacityPerS its capacity: the system's ceiling X_max.
+	// LimitStage is the stage that governs throughput whatever the kind:
+	// the one with the least capacity, except that the consumer is named
+	// rather than the delivery when its handling is most of each delivery
+	// (see attribute). CapacityPerS is the least capacity: the system's
+	// ceiling X_max.
 	LimitStage   string  `json:"limit_stage"`
 	CapacityPerS float64 `json:"capacity_per_s"`
 	// ThroughputPerS is what the consumer handled per second; OfferedPerS
@@ -63,22 +67,30 @@ func judge(a *Analysis, m *measures, o *Options) {
 	v.Fixes, v.Symptoms, v.Notes = []Fix{}, []string{}, []string{}
 	v.ThroughputPerS = m.delivered
 	v.ShedPerS = m.rejectedPerS
-	v.Sustained = a.Period.ArrivalSeconds >= th.MinSustained.Seconds() && m.arrivals >= 10 && m.offLate >= 0.5*m.offered
+	v.Sustained, m.offered, m.offLate = sustainedLoad(a.Period, a.JobList, th)
 	if v.Sustained {
 		v.OfferedPerS = m.offered
+		// Shed over the same time as the offered load, not over a period
+		// that may go on while the backlog drains: the share of arrivals
+		// shed, of the rate they arrived at.
+		if m.arrivals > 0 {
+			m.rejectedPerS = float64(m.rejected) / float64(m.arrivals) * m.offered
+			v.ShedPerS = m.rejectedPerS
+		}
 	} else {
 		v.OfferedPerS = float64(m.arrivals) / m.T
 	}
-	v.LimitStage, v.CapacityPerS = limitStage(a)
-	named := attribute(a, v.LimitStage, m)
+	limit, ceiling := limitStage(a)
+	v.LimitStage, v.CapacityPerS = attribute(a, limit, m), ceiling
+	named := v.LimitStage
 
 	in := buildSimInput(a.JobList, a.Period, &a.Config, m, v.Sustained, o.SimBudget)
 	var base *SimResult
 	if in.ok {
 		r := Simulate(in.cfg, in.workload, false)
 		base = &r
-		a.ModelFit = modelFit(a, m, &in, r)
 	}
+	a.ModelFit = modelFit(a, m, &in, base)
 
 	switch {
 	case a.Jobs.Total == 0 || m.arrivals == 0:
@@ -91,7 +103,7 @@ func judge(a *Analysis, m *measures, o *Options) {
 		stage, held := stalledAt(a.JobList)
 		v.Kind, v.Stage = KindCapacity, stage
 		v.Summary = fmt.Sprintf("Nothing was handled in the %s read: %d jobs are held up behind %s (%d of them there), which has stopped or is far slower than the window shows.",
-			formatSeconds(a.Period.Seconds), a.Jobs.InFlight, stageName(stage), held)
+			FormatSeconds(a.Period.Seconds), a.Jobs.InFlight, stageName(stage), held)
 	case v.Sustained && v.CapacityPerS > 0 && min(m.offered, m.offLate) >= th.Saturation*v.CapacityPerS,
 		v.Sustained && a.Stage(StageAdmission).Utilization >= 0.05 && v.LimitStage != "":
 		v.Kind, v.Stage = KindCapacity, named
@@ -123,12 +135,92 @@ func judge(a *Analysis, m *measures, o *Options) {
 	}
 	v.Bottleneck = v.Kind != KindNone
 	v.Healthy = !v.Bottleneck
+	v.BufferLastsS = bufferLasts(a)
 	if v.Summary == "" {
-		v.Summary = summary(a, m, th)
+		v.Summary = summary(a, m)
 	}
 	v.Symptoms = symptoms(a, v.Stage)
 	v.Notes = append(v.Notes, notes(a, m)...)
-	v.Fixes = recommend(a, m, &in, base, o)
+	var why []string
+	v.Fixes, why = recommend(a, m, &in, base, o)
+	v.Notes = append(v.Notes, why...)
+}
+
+// sustainedLoad tells sustained load from bursts. The busy periods long
+// enough to be sustained on their own (MinSustained and 10 arrivals) must
+// hold most of the arrivals: bursts that drain before the next one are
+// bursts however many of them the window holds. It returns the arrival
+// rate over those busy periods (the offered load while it lasted) and over
+// their later half; the later half must keep at least half the pace.
+func sustainedLoad(p Period, jobs []Job, th Thresholds) (sustained bool, offered, offLate float64) {
+	var long []busyPeriod
+	n := 0
+	var span int64
+	for _, b := range p.busy {
+		if b.sustained(th.MinSustained) {
+			long = append(long, b)
+			n += b.n
+			span += b.span()
+		}
+	}
+	if n == 0 || 2*n < p.Arrivals || span <= 0 {
+		return false, 0, 0
+	}
+	var times []int64
+	for i := range jobs {
+		if j := &jobs[i]; j.arrivedIn(p) {
+			times = append(times, j.Arrival)
+		}
+	}
+	slices.Sort(times)
+	// The later half of the sustained time, busy period by busy period.
+	late, acc := 0, int64(0)
+	for _, b := range long {
+		sp := b.span()
+		if acc+sp > span/2 {
+			from := b.first
+			if skip := span/2 - acc; skip > 0 {
+				from += skip * (b.last - b.first) / sp
+			}
+			lo, _ := slices.BinarySearch(times, from)
+			hi, _ := slices.BinarySearch(times, b.last+1)
+			late += hi - lo
+		}
+		acc += sp
+	}
+	secs := float64(span) / 1e6
+	offered, offLate = float64(n)/secs, float64(late)/(secs/2)
+	return offLate >= 0.5*offered, offered, offLate
+}
+
+// bufferLasts is, under a sustained surplus in front of the consumer, how
+// long the results channel's slots last before workers block: it fills at
+// what the workers hand over (the offered load, at most their capacity)
+// minus what the delivery and the consumer take.
+func bufferLasts(a *Analysis) float64 {
+	v := &a.Verdict
+	if v.Kind != KindCapacity || (v.Stage != StageConsumer && v.Stage != StageDelivery) || a.Config.Nonblocking() {
+		return 0
+	}
+	if surplus := fillRate(a, v.OfferedPerS); surplus > 0 {
+		return float64(a.Stage(StageResults).Slots) / surplus
+	}
+	return 0
+}
+
+// fillRate is how fast results pile up in the results channel at the
+// offered load: the workers hand them over at min(offered, their
+// capacity), the delivery and the consumer take min of theirs.
+func fillRate(a *Analysis, offered float64) float64 {
+	out := minPositive(a.Stage(StageDelivery).CapacityPerS, a.Stage(StageConsumer).CapacityPerS)
+	if out <= 0 {
+		return 0
+	}
+	in := offered
+	if w := a.Stage(StageWorkers).CapacityPerS; w > 0 {
+		in = min(in, w)
+	}
+	return in - out
 }
 
 // stalledAt is the stage the jobs in flight are held up by: with
@@ -140,7 +232,7 @@ func stalledAt(jobs []Job) (string, int) {
 	count := map[string]int{}
 	for i := range jobs {
 		j := &jobs[i]
-		if j.Outcome != OutcomeInFlight {
+		if j.Outcome != OutcomeInFlight || j.Earlier {
 			continue
 		}
 		switch {
@@ -200,32 +292,33 @@ func attribute(a *Analysis, limit string, m *measures) string {
 // overflow shows (blocked sends for the results channel, shed submissions
 // for the job queue). It looks at the arrivals, not at when results were
 // ready: a stall downstream also bunches results up, but that is a dip in
-// capacity, not a burst. It returns the buffer and the backlog a fluid
+// capacity, not a burst. Bursts are judged over the time the pipeline was
+// busy with them (Period.ActiveSeconds): the idle time between periodic
+// bursts dilutes nothing. It returns the buffer and the backlog a fluid
 // model of it puts there (the simulation refines it).
 func burstAt(a *Analysis, m *measures, th Thresholds, sim *SimResult) (string, int) {
 	jobs := a.JobList
 	var arrivals []int64
+	blocked := 0
 	for i := range jobs {
-		if a.Period.contains(jobs[i].Arrival) {
+		if jobs[i].arrivedIn(a.Period) {
 			arrivals = append(arrivals, jobs[i].Arrival)
+		}
+		if jobs[i].Blocked && !jobs[i].Earlier {
+			blocked++
 		}
 	}
 	if !a.Config.Nonblocking() {
 		res := a.Stage(StageResults)
-		blocked := 0
-		for i := range jobs {
-			if jobs[i].Blocked {
-				blocked++
-			}
-		}
 		downstream := minPositive(a.Stage(StageDelivery).CapacityPerS, a.Stage(StageConsumer).CapacityPerS)
-		// Blocking that took a real part of the workers' time (not of
-		// their busy time: with 3 ms jobs, a few short blocks are most of
-		// that), and that the replay of the window's arrivals reproduces:
-		// blocking it doesn't came from something else (a stall
-		// downstream, CPU contention).
-		evident := blocked >= 2 && a.WorkerTime.BlockedShare >= th.BlockedSignificant &&
-			(sim == nil || sim.BlockedOfWorkers >= th.BlockedSignificant/2)
+		// Blocking that took a real part of the workers' capacity while
+		// they had work (not of their busy time: with 3 ms jobs, a few
+		// short blocks are most of that), and that the replay of the
+		// window's arrivals reproduces: blocking it doesn't came from
+		// something else (a stall downstream, CPU contention).
+		activeMS := float64(a.WorkerTime.Workers) * a.Period.ActiveSeconds * 1e3
+		evident := blocked >= 2 && a.WorkerTime.BlockedOfActive >= th.BlockedSignificant &&
+			(sim == nil || (activeMS > 0 && sim.BlockedMS/activeMS >= th.BlockedSignificant/2))
 		if evident && downstream > 0 {
 			if peak := fluidPeak(arrivals, downstream); peak > float64(res.Slots) {
 				return StageResults, int(math.Ceil(peak))
@@ -278,15 +371,15 @@ func stageLine(a *Analysis, name string, m *measures) string {
 			FormatRate(s.CompletionsPerS), FormatMS(s.ServiceMSAvg), atATime(s.Servers, s.Inferred))
 	case StageDelivery:
 		return fmt.Sprintf("the delivery to the consumer: %s %s %s results/s (%s each: a round trip of %s and the consumer's %s of handling, which the forwarder waits for)",
-			plural(s.Servers, "forwarder", "forwarders"), verb(s.Servers, "delivers", "deliver"), FormatRate(s.CompletionsPerS),
+			Plural(s.Servers, "forwarder", "forwarders"), verb(s.Servers, "delivers", "deliver"), FormatRate(s.CompletionsPerS),
 			FormatMS(s.ServiceMSAvg), FormatMS(m.rtt), FormatMS(m.consumerS))
 	case StageWorkers:
 		line := fmt.Sprintf("the workers: %s %s %s jobs/s (%s of work each on average)",
-			plural(s.Servers, "worker", "workers"), verb(s.Servers, "completes", "complete"), FormatRate(s.CompletionsPerS), FormatMS(s.ServiceMSAvg))
+			Plural(s.Servers, "worker", "workers"), verb(s.Servers, "completes", "complete"), FormatRate(s.CompletionsPerS), FormatMS(s.ServiceMSAvg))
 		if m.vendorShare >= 0.5 {
 			vs := a.Stage(StageVendor)
 			line = fmt.Sprintf("the workers, held by the vendor: %s %s %s jobs/s (%s of work each on average; vendor calls, %s each, are %s of it)",
-				plural(s.Servers, "worker", "workers"), verb(s.Servers, "completes", "complete"), FormatRate(s.CompletionsPerS), FormatMS(s.ServiceMSAvg),
+				Plural(s.Servers, "worker", "workers"), verb(s.Servers, "completes", "complete"), FormatRate(s.CompletionsPerS), FormatMS(s.ServiceMSAvg),
 				FormatMS(vs.ServiceMSAvg), FormatShare(m.vendorShare))
 		}
 		return line
@@ -302,13 +395,6 @@ func atATime(n int, inferred bool) string {
 	return s
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
-}
-
 func verb(n int, one, many string) string {
 	if n == 1 {
 		return one
@@ -316,7 +402,7 @@ func verb(n int, one, many string) string {
 	return many
 }
 
-func summary(a *Analysis, m *measures, th Thresholds) string {
+func summary(a *Analysis, m *measures) string {
 	v := &a.Verdict
 	shed := ""
 	if v.ShedPerS > 0 {
@@ -334,6 +420,10 @@ func summary(a *Analysis, m *measures, th Thresholds) string {
 		lim := a.Stage(limit)
 		head := fmt.Sprintf("A burst overflowed the %s: %d jobs arrived within %s, faster than %s can take them (%s/s)",
 			bufferName(v.Stage), count, FormatMS(within), stageName(limit), FormatRate(lim.CapacityPerS))
+		if n := a.Period.BusyPeriods; n > 1 {
+			head = fmt.Sprintf("Bursts overflowed the %s: %d of them, each drained before the next, the largest %d jobs within %s, faster than %s can take them (%s/s)",
+				bufferName(v.Stage), n, count, FormatMS(within), stageName(limit), FormatRate(lim.CapacityPerS))
+		}
 		switch v.Stage {
 		case StageResults:
 			s := fmt.Sprintf("%s; the backlog peaked at %d results in a %d-slot channel, so workers spent %s of their busy time blocked sending results",
@@ -350,7 +440,7 @@ func summary(a *Analysis, m *measures, th Thresholds) string {
 		h := a.HeadOfLine
 		busiest := busiestStage(a)
 		return fmt.Sprintf("Head-of-line blocking in the job queue: capacity suffices (the busiest stage, the %s, is %s busy), but %d of %d fast jobs (%s) waited %s their own work for a worker behind slow vendor jobs (worst %s); fast jobs' p99 is %s.",
-			busiest.Name, FormatShare(busiest.Utilization), h.Stuck, h.FastJobs, FormatShare(h.StuckShare), formatRatio(h.MinRatio), FormatMS(h.WorstWaitMS), FormatMS(a.Fast.P99MS))
+			busiest.Name, FormatShare(busiest.Utilization), h.Stuck, h.FastJobs, FormatShare(h.StuckShare), FormatRatio(h.MinRatio), FormatMS(h.WorstWaitMS), FormatMS(a.Fast.P99MS))
 	}
 	busiest := busiestStage(a)
 	s := fmt.Sprintf("No bottleneck: %s jobs/s arrive and %s are handled; the busiest stage, the %s, is %s busy",
@@ -393,7 +483,7 @@ func bufferName(stage string) string {
 func burstShape(a *Analysis) (int, float64) {
 	var t []int64
 	for i := range a.JobList {
-		if a.Period.contains(a.JobList[i].Arrival) {
+		if a.JobList[i].arrivedIn(a.Period) {
 			t = append(t, a.JobList[i].Arrival)
 		}
 	}
@@ -460,24 +550,50 @@ func symptoms(a *Analysis, stage string) []string {
 	return out
 }
 
-// notes qualify the verdict.
+// notes qualify the verdict. They only read the analysis.
 func notes(a *Analysis, m *measures) []string {
 	var out []string
 	v := &a.Verdict
 	if a.Period.Truncated {
 		out = append(out, fmt.Sprintf("Only the newest %d traces were read (the search's limit): every rate is over the %s they cover, not the whole window.",
-			a.Traces, formatSeconds(a.Period.Seconds)))
+			a.Traces, FormatSeconds(a.Period.Seconds)))
 	}
-	if v.Kind == KindCapacity && (v.Stage == StageConsumer || v.Stage == StageDelivery) && !a.Config.Nonblocking() {
-		if surplus := v.OfferedPerS - v.CapacityPerS; surplus > 0 {
-			b := a.Stage(StageResults).Slots
-			v.BufferLastsS = float64(b) / surplus
-			line := fmt.Sprintf("A bigger RESULTS_BUFFER would only delay the blocking: at a surplus of %s results/s its %d slots fill in %s",
-				FormatRate(surplus), b, formatSeconds(v.BufferLastsS))
-			if incident := a.Config.Workers * 100; incident > b {
-				line += fmt.Sprintf(", and %d would in %s", incident, formatSeconds(float64(incident)/surplus))
-			}
-			out = append(out, line+".")
+	if a.Jobs.HandledEarlier > 0 && a.Jobs.Delivered+a.Jobs.Failed < a.Jobs.HandledEarlier {
+		out = append(out, fmt.Sprintf("Jobs take longer end to end than the period read: %d handled in it had arrived before it, and %d of the %d that arrived in it were still in the pipeline. Completions are counted from the consumer's spans, whenever their jobs arrived.",
+			a.Jobs.HandledEarlier, a.Jobs.InFlight, a.Jobs.Total))
+	}
+	if v.BufferLastsS > 0 {
+		in := v.OfferedPerS
+		if w := a.Stage(StageWorkers).CapacityPerS; w > 0 && w < in {
+			in = w
+		}
+		surplus := fillRate(a, v.OfferedPerS)
+		b := a.Stage(StageResults).Slots
+		line := fmt.Sprintf("A bigger RESULTS_BUFFER would only delay the blocking: the workers hand over %s results/s and %s takes %s, so its %d slots fill in %s",
+			FormatRate(in), stageName(v.Stage), FormatRate(in-surplus), b, FormatSeconds(v.BufferLastsS))
+		if incident := a.Config.Workers * 100; incident > b {
+			line += fmt.Sprintf(", and %d would in %s", incident, FormatSeconds(float64(incident)/surplus))
+		}
+		out = append(out, line+".")
+	}
+	if len(a.Config.Changed) > 0 {
+		var names []string
+		for _, c := range a.Config.Changed {
+			names = append(names, EnvName(c))
+		}
+		out = append(out, fmt.Sprintf("%s changed while these traces were written: the window mixes both settings, the latest value counts, and waits measured under the old one skew the rest. Read a window that starts after the change.",
+			strings.Join(names, ", ")))
+	}
+	for _, name := range []string{StageQueue, StageResults} {
+		f, ok := m.overfull[name]
+		if !ok {
+			continue
+		}
+		s := a.Stage(name)
+		if f.overflow {
+			out = append(out, fmt.Sprintf("The %s held %.0f results on average, more than its %d slots: the non-blocking overflow held the rest (shown as 100%% full).", bufferName(name), f.fill*float64(s.Slots), s.Slots))
+		} else {
+			out = append(out, fmt.Sprintf("The %s's waits imply %.0f jobs in its %d slots on average (shown as 100%% full): they were measured under other settings, or the traces read are not all of its jobs.", bufferName(name), f.fill*float64(s.Slots), s.Slots))
 		}
 	}
 	if f := a.ModelFit; f != nil && f.FastP99Error < -0.5 && f.MeasuredFastP99MS-f.SimulatedFastP99MS >= 100 {
@@ -492,27 +608,20 @@ func notes(a *Analysis, m *measures) []string {
 	return out
 }
 
-func formatSeconds(s float64) string {
-	switch {
-	case s >= 100:
-		return strconv.FormatFloat(s, 'f', 0, 64) + " s"
-	case s >= 10:
-		return strconv.FormatFloat(s, 'f', 1, 64) + " s"
+// modelFit compares the simulation of the current settings with the
+// measurement. It is the baseline every prediction is read against.
+func modelFit(a *Analysis, m *measures, in *simInput, r *SimResult) *ModelFit {
+	if r == nil {
+		return nil
 	}
-	return strconv.FormatFloat(s, 'f', 2, 64) + " s"
-}
-
-func formatRatio(r float64) string {
-	if r >= 10 {
-		return strconv.FormatFloat(r, 'f', 0, 64) + "x"
-	}
-	return strconv.FormatFloat(r, 'f', 1, 64) + "x"
-}
-
-func modelFit(a *Analysis, m *measures, in *simInput, r SimResult) *ModelFit {
 	f := &ModelFit{Method: "replay", SimulatedJobs: len(in.workload.Jobs),
 		MeasuredThroughputPerS: m.delivered, SimulatedThroughputPerS: r.ThroughputPerS,
-		MeasuredFastP99MS: a.Fast.P99MS, SimulatedFastP99MS: r.FastP99MS}
+		MeasuredFastP99MS: a.Fast.P99MS, SimulatedFastP99MS: r.FastP99MS,
+		MeasuredBlockedShare: a.WorkerTime.BlockedOfBusy, SimulatedBlockedShare: r.BlockedShare,
+		MeasuredFastWaitP99MS: m.fastWaitP99, SimulatedFastWaitP99MS: r.FastWaitP99MS,
+		MeasuredShedPerS: m.rejectedPerS, SimulatedShedPerS: r.RejectedPerS,
+		MeasuredFailedPerS: m.failedPerS, SimulatedFailedPerS: r.FailedPerS,
+	}
 	if in.steady {
 		f.Method = "steady"
 	}

@@ -3,9 +3,7 @@ package analysis
 import (
 	"cmp"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // WorkerTime splits the workers' time over the period: working (a job's
@@ -19,8 +17,13 @@ type WorkerTime struct {
 	IdleShare    float64 `json:"idle_share"`
 	// BlockedOfBusy is blocked / (working + blocked): the share of the
 	// time workers looked busy that they spent blocked.
-	BlockedOfBusy float64     `json:"blocked_of_busy"`
-	PerWorker     []WorkerUse `json:"per_worker"`
+	BlockedOfBusy float64 `json:"blocked_of_busy"`
+	// BlockedOfActive is blocked / (workers × the period's active time):
+	// the share of the workers' capacity blocking took while the pipeline
+	// had work. Unlike BlockedShare, idle time between bursts doesn't
+	// dilute it.
+	BlockedOfActive float64     `json:"blocked_of_active"`
+	PerWorker       []WorkerUse `json:"per_worker"`
 }
 
 // WorkerUse is one worker's share.
@@ -52,7 +55,7 @@ func workerTime(jobs []Job, p Period, workers int) WorkerTime {
 	per := map[string]*WorkerUse{}
 	for i := range jobs {
 		j := &jobs[i]
-		if j.WorkerID == "" || j.WorkStart == 0 {
+		if j.WorkerID == "" || j.WorkStart == 0 || j.Earlier {
 			continue
 		}
 		u := per[j.WorkerID]
@@ -92,6 +95,9 @@ func workerTime(jobs []Job, p Period, workers int) WorkerTime {
 	if busy := working + blocked; busy > 0 {
 		wt.BlockedOfBusy = blocked / busy
 	}
+	if active := float64(wt.Workers) * p.ActiveSeconds * 1e3; active > 0 {
+		wt.BlockedOfActive = min(1, blocked/active)
+	}
 	return wt
 }
 
@@ -99,7 +105,7 @@ func spanOfWork(jobs []Job, from, to int64) (int64, int64) {
 	lo, hi := int64(0), int64(0)
 	for i := range jobs {
 		j := &jobs[i]
-		if j.WorkStart == 0 {
+		if j.WorkStart == 0 || j.Earlier {
 			continue
 		}
 		if lo == 0 || j.WorkStart < lo {
@@ -123,101 +129,4 @@ func CompareIDs(a, b string) int {
 
 func isDigits(s string) bool {
 	return s != "" && strings.Trim(s, "0123456789") == ""
-}
-
-// Timelines are what each worker, forwarder and consumer slot did over the
-// period, for drawing: one row each, segments in time order; the gaps are
-// idle time.
-type Timelines struct {
-	Workers       []Timeline `json:"workers"`
-	Forwarders    []Timeline `json:"forwarders"`
-	ConsumerSlots []Timeline `json:"consumer_slots"`
-}
-
-// Timeline is one row.
-type Timeline struct {
-	Name     string    `json:"name"` // worker.id, or "1", "2", … for forwarders and slots
-	Segments []Segment `json:"segments"`
-}
-
-// Segment kinds.
-const (
-	SegmentWork    = "work"    // a worker doing a job's work
-	SegmentBlocked = "blocked" // a worker blocked handing a result over
-	SegmentDeliver = "deliver" // a forwarder delivering a result
-	SegmentProcess = "process" // a consumer slot handling a result
-)
-
-// Segment is one stretch of one row.
-type Segment struct {
-	Start   time.Time `json:"start"`
-	End     time.Time `json:"end"`
-	Kind    string    `json:"kind"`
-	JobID   string    `json:"job_id"`
-	JobType string    `json:"job_type"`
-	TraceID string    `json:"trace_id"`
-}
-
-func timelines(jobs []Job, p Period) Timelines {
-	from, to := p.from(), p.to()
-	overlaps := func(a, b int64) bool { return a > 0 && b >= from && a <= to }
-	seg := func(j *Job, kind string, a, b int64) Segment {
-		return Segment{Start: time.UnixMicro(a), End: time.UnixMicro(b), Kind: kind, JobID: j.ID, JobType: j.Type, TraceID: j.TraceID}
-	}
-	byWorker := map[string][]Segment{}
-	var deliveries, processes []Segment
-	for i := range jobs {
-		j := &jobs[i]
-		if j.WorkerID != "" && overlaps(j.WorkStart, j.WorkEnd) {
-			byWorker[j.WorkerID] = append(byWorker[j.WorkerID], seg(j, SegmentWork, j.WorkStart, j.WorkEnd))
-		}
-		if end := j.SendStart + int64(j.SendBlockMS*1e3); j.WorkerID != "" && j.Blocked && overlaps(j.SendStart, end) {
-			byWorker[j.WorkerID] = append(byWorker[j.WorkerID], seg(j, SegmentBlocked, j.SendStart, end))
-		}
-		if overlaps(j.Taken, j.DeliverEnd) && j.DeliverEnd > 0 {
-			deliveries = append(deliveries, seg(j, SegmentDeliver, j.Taken, j.DeliverEnd))
-		}
-		if overlaps(j.Start, j.Done) && j.Done > 0 {
-			processes = append(processes, seg(j, SegmentProcess, j.Start, j.Done))
-		}
-	}
-	var t Timelines
-	for id, segs := range byWorker {
-		sortSegments(segs)
-		t.Workers = append(t.Workers, Timeline{Name: id, Segments: segs})
-	}
-	slices.SortFunc(t.Workers, func(a, b Timeline) int { return CompareIDs(a.Name, b.Name) })
-	t.Forwarders = partition(deliveries)
-	t.ConsumerSlots = partition(processes)
-	return t
-}
-
-func sortSegments(s []Segment) {
-	slices.SortFunc(s, func(a, b Segment) int { return a.Start.Compare(b.Start) })
-}
-
-// partition lays intervals on the fewest rows where none overlap, each on
-// the lowest free row: the forwarders and consumer slots have no IDs in
-// the spans, but what they did at once shows how many were at work.
-func partition(segs []Segment) []Timeline {
-	sortSegments(segs)
-	var rows []Timeline
-	var ends []time.Time
-	for _, s := range segs {
-		row := -1
-		for i, e := range ends {
-			if !s.Start.Before(e) {
-				row = i
-				break
-			}
-		}
-		if row < 0 {
-			row = len(rows)
-			rows = append(rows, Timeline{Name: strconv.Itoa(row + 1)})
-			ends = append(ends, time.Time{})
-		}
-		rows[row].Segments = append(rows[row].Segments, s)
-		ends[row] = s.End
-	}
-	return rows
 }

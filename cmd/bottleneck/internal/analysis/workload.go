@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 )
@@ -35,17 +36,20 @@ func buildSimInput(jobs []Job, p Period, c *Config, m *measures, steady bool, bu
 	var pattern []*Job
 	for i := range jobs {
 		j := &jobs[i]
+		if j.Earlier {
+			continue // handled in the period; worked on before it
+		}
 		if j.WorkEnd > 0 {
 			byType[j.Type] = append(byType[j.Type], sample{j.WorkMS(), j.VendorMS})
 		}
-		if p.contains(j.Arrival) {
+		if j.arrivedIn(p) {
 			pattern = append(pattern, j)
 		}
 	}
 	if len(pattern) == 0 {
 		return in
 	}
-	slices.SortFunc(pattern, func(a, b *Job) int { return compareInt64(a.Arrival, b.Arrival) })
+	slices.SortFunc(pattern, func(a, b *Job) int { return cmp.Compare(a.Arrival, b.Arrival) })
 	rng := rand.New(rand.NewPCG(0x5eed, 0x1dea))
 	draw := func(pool []float64, fallback float64) float64 {
 		if len(pool) == 0 {
@@ -113,14 +117,4 @@ func simConfigOf(c *Config) SimConfig {
 		Forwarders:      c.Forwarders,
 		Concurrency:     c.ConsumerConcurrency,
 	}
-}
-
-func compareInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -45,11 +45,19 @@ type Meta struct {
 // model's analysis, and the incident write-up's three discoveries and
 // root-cause chain told from it. It is pure: no I/O, no clock.
 func Analyze(traces []jaegerapi.Trace, m Meta) Findings {
+	return AnalyzeWithCompletions(traces, nil, m)
+}
+
+// AnalyzeWithCompletions is Analyze with the second search of the window
+// too: the traces of the jobs the consumer handled in it (see Collect).
+func AnalyzeWithCompletions(traces, completions []jaegerapi.Trace, m Meta) Findings {
 	a := analysis.Analyze(traces, analysis.Options{
-		WindowStart: m.Window.Start, WindowEnd: m.Window.End, Limit: m.Limit, Admin: m.Admin,
+		WindowStart: m.Window.Start, WindowEnd: m.Window.End, Limit: m.Limit, Admin: m.Admin, Completions: completions,
 		Thresholds: analysis.Thresholds{StuckRatio: m.StuckRatio, StuckMinWait: m.StuckMinWait, WorstCases: m.WorstCases},
 	})
-	return fromAnalysis(&a, traces, m)
+	f := fromAnalysis(&a, traces, m)
+	f.CompletionTraces = len(completions)
+	return f
 }
 
 func fromAnalysis(a *analysis.Analysis, traces []jaegerapi.Trace, m Meta) Findings {
@@ -107,6 +115,9 @@ func sendBlocking(jobs []analysis.Job) SendBlocking {
 	var processMS float64
 	for i := range jobs {
 		j := &jobs[i]
+		if j.Earlier {
+			continue // sent before the window
+		}
 		if j.WorkEnd > 0 && j.WorkerID != "" {
 			worker(j.WorkerID).ProcessMS += j.WorkMS()
 			processMS += j.WorkMS()
@@ -196,14 +207,17 @@ func links(f *Findings, a *analysis.Analysis, ui string) []TraceLink {
 		out = append(out, TraceLink{TraceID: id, URL: traceURL(ui, id), Why: why})
 	}
 	if l := f.Blocking.Longest; l != nil {
-		add(l.TraceID, "longest blocked result send ("+formatMS(l.MS)+", "+jobLabel(l.JobType, l.JobID)+")")
+		add(l.TraceID, "longest blocked result send ("+analysis.FormatMS(l.MS)+", "+jobLabel(l.JobType, l.JobID)+")")
 	}
 	for _, s := range f.HeadOfLine.Worst[:min(3, len(f.HeadOfLine.Worst))] {
-		add(s.TraceID, jobLabel(s.JobType, s.JobID)+" waited "+formatMS(s.WaitMS)+" for a worker, for "+formatMS(s.WorkMS)+" of work")
+		add(s.TraceID, jobLabel(s.JobType, s.JobID)+" waited "+analysis.FormatMS(s.WaitMS)+" for a worker, for "+analysis.FormatMS(s.WorkMS)+" of work")
 	}
 	var slowestFast, slowestVendor *analysis.Job
 	for i := range a.JobList {
 		j := &a.JobList[i]
+		if j.Earlier {
+			continue
+		}
 		if j.Fast() && j.Handled() && (slowestFast == nil || j.EndToEndMS > slowestFast.EndToEndMS) {
 			slowestFast = j
 		}
@@ -212,10 +226,10 @@ func links(f *Findings, a *analysis.Analysis, ui string) []TraceLink {
 		}
 	}
 	if j := slowestFast; j != nil && len(out) == 0 {
-		add(j.TraceID, "slowest fast job ("+jobLabel(j.Type, j.ID)+", "+formatMS(j.EndToEndMS)+" end to end)")
+		add(j.TraceID, "slowest fast job ("+jobLabel(j.Type, j.ID)+", "+analysis.FormatMS(j.EndToEndMS)+" end to end)")
 	}
 	if j := slowestVendor; j != nil {
-		add(j.TraceID, "slowest vendor call ("+formatMS(j.VendorMS)+")")
+		add(j.TraceID, "slowest vendor call ("+analysis.FormatMS(j.VendorMS)+")")
 	}
 	return out
 }

@@ -26,6 +26,9 @@ type Findings struct {
 	Traces    int  `json:"traces"`
 	Limit     int  `json:"limit"`
 	Truncated bool `json:"truncated"`
+	// CompletionTraces is how many traces the second search returned: the
+	// jobs the consumer handled in the window (see Collect).
+	CompletionTraces int `json:"completion_traces"`
 	// Contract is the trace contract read: v1, v2 or v1+v2.
 	Contract string `json:"contract"`
 

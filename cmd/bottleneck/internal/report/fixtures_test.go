@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,9 +96,18 @@ func TestRecordedFixIsHealthy(t *testing.T) {
 		t.Errorf("fixes = %+v: the buffer is already fixed", f.Verdict.Fixes)
 	}
 	// What is left is fast jobs queued behind the vendor jobs holding
-	// workers: head-of-line blocking, the lanes fix.
-	if v := f.Verdict; v.Kind != analysis.KindHeadOfLine || !hasFix(f, "PRIORITY_LANES", "on") {
-		t.Errorf("verdict %s/%s, fixes %+v: want head-of-line with PRIORITY_LANES=on", v.Stage, v.Kind, v.Fixes)
+	// workers: head-of-line blocking. But the lanes fix would not help
+	// here: with it (in the simulation, which reproduces this burst) fast
+	// jobs skip the vendor jobs only to wait for the one consumer instead,
+	// and their p99 barely moves. The report says so instead of
+	// recommending it.
+	if v := f.Verdict; v.Kind != analysis.KindHeadOfLine || hasFix(f, "PRIORITY_LANES", "on") {
+		t.Errorf("verdict %s/%s, fixes %+v: want head-of-line without PRIORITY_LANES=on", v.Stage, v.Kind, v.Fixes)
+	}
+	if !slices.ContainsFunc(f.Verdict.Notes, func(n string) bool {
+		return strings.HasPrefix(n, "Won't help: workers PRIORITY_LANES=on") && strings.Contains(n, "for the delivery to the consumer")
+	}) {
+		t.Errorf("notes %q: want why lanes won't help", f.Verdict.Notes)
 	}
 	if !strings.HasPrefix(f.Verdict.Summary, "Head-of-line blocking in the job queue: capacity suffices") {
 		t.Errorf("summary = %q", f.Verdict.Summary)
@@ -142,7 +152,8 @@ func TestRecordedReportText(t *testing.T) {
 		"workers RESULTS_BUFFER=",
 		"or workers RESULT_SEND=nonblocking",
 		`curl -X PUT localhost:8081/admin/config -H 'Content-Type: application/json' -d '{"results_buffer":`,
-		"Model fit: simulating the current settings",
+		"Predicted effect (simulation of this window's arrivals: replay, 20 jobs):",
+		"now, measured", "now, simulated", "fix 1.",
 		"Worst traces",
 	} {
 		if !strings.Contains(out, want) {

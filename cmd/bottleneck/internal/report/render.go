@@ -198,8 +198,9 @@ func writeCapacity(w io.Writer, f *Findings, st style) {
 	p("%s\n\n", wrapText("   → ", line, textWidth, "     "))
 }
 
-// writeFixes prints each fix with its predicted effect and the requests
-// that apply it live.
+// writeFixes prints each fix with the requests that apply it live, then
+// what each would do next to what was measured and what the model gives
+// for the current settings.
 func writeFixes(w io.Writer, f *Findings, st style) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	para := func(indent, s string) { p("%s\n", wrapText(indent, s, textWidth, indent)) }
@@ -208,31 +209,22 @@ func writeFixes(w io.Writer, f *Findings, st style) {
 	if len(v.Fixes) == 0 {
 		para("   ", "Nothing to fix in this window.")
 	}
+	labels := make([]string, len(v.Fixes))
 	n := 0
-	for _, fx := range v.Fixes {
+	for i, fx := range v.Fixes {
 		var settings []string
 		for _, c := range fx.Changes {
 			settings = append(settings, c.Service+" "+c.Setting+"="+c.Value)
 		}
 		head := "      or "
+		labels[i] = fmt.Sprintf("%d, or", n)
 		if !fx.Alternative {
 			n++
 			head = fmt.Sprintf("   %d. ", n)
+			labels[i] = fmt.Sprintf("%d.", n)
 		}
 		p("%s%s\n", head, st.yellow(strings.Join(settings, " + ")))
 		para("      ", fx.Why+".")
-		pr := fx.Predicted
-		pred := fmt.Sprintf("Predicted: %s jobs/s", formatRate(pr.ThroughputPerS))
-		if pr.FastP99MS > 0 {
-			pred += fmt.Sprintf(", fast jobs' p99 %s", formatMS(pr.FastP99MS))
-		}
-		if now := f.WorkerTime.BlockedOfBusy; now >= 0.01 && pr.Method != "capacity model" {
-			pred += fmt.Sprintf(", workers blocked %s of their busy time (now %s)", formatShare(pr.BlockedShare), formatShare(now))
-		}
-		if pr.BottleneckStage != "" && pr.CapacityPerS > 0 {
-			pred += fmt.Sprintf("; the limit then is the %s at %s/s", pr.BottleneckStage, formatRate(pr.CapacityPerS))
-		}
-		para("      ", pred+" ("+pr.Method+").")
 		for _, c := range fx.Changes {
 			p("        %s\n", c.Curl)
 		}
@@ -240,11 +232,95 @@ func writeFixes(w io.Writer, f *Findings, st style) {
 	if len(v.Fixes) > 0 {
 		para("   ", "Or set them in the services' environment (README, Configuration).")
 	}
-	if mf := f.ModelFit; mf != nil {
-		p("\n")
-		para("   ", fmt.Sprintf("Model fit: simulating the current settings on this window's arrivals (%s, %d jobs) gives %s jobs/s and fast jobs' p99 %s; measured: %s jobs/s and %s.",
-			mf.Method, mf.SimulatedJobs, formatRate(mf.SimulatedThroughputPerS), formatMS(mf.SimulatedFastP99MS), formatRate(mf.MeasuredThroughputPerS), formatMS(mf.MeasuredFastP99MS)))
+	writePredictions(w, f, labels, st)
+}
+
+// writePredictions prints the predictions table: the measurement, the
+// model of the current settings (its fit), and each fix under the same
+// model, so a prediction reads against the model's own baseline.
+func writePredictions(w io.Writer, f *Findings, labels []string, st style) {
+	mf, v := f.ModelFit, &f.Verdict
+	if mf == nil && len(v.Fixes) == 0 {
+		return
 	}
+	type row struct {
+		label                                     string
+		handled, failed, shed, p99, wait, blocked float64
+		limit                                     string
+		hasSim                                    bool
+	}
+	limit := func(stage string, c float64) string {
+		if stage == "" || c <= 0 {
+			return ""
+		}
+		return stage + " " + formatRate(c) + "/s"
+	}
+	rows := []row{}
+	method := "the capacity model"
+	if mf != nil {
+		method = "simulation of this window's arrivals: " + mf.Method + ", " + strconv.Itoa(mf.SimulatedJobs) + " jobs"
+		rows = append(rows,
+			row{"now, measured", mf.MeasuredThroughputPerS, mf.MeasuredFailedPerS, mf.MeasuredShedPerS, mf.MeasuredFastP99MS, mf.MeasuredFastWaitP99MS, mf.MeasuredBlockedShare, limit(v.LimitStage, v.CapacityPerS), true},
+			row{"now, simulated", mf.SimulatedThroughputPerS, mf.SimulatedFailedPerS, mf.SimulatedShedPerS, mf.SimulatedFastP99MS, mf.SimulatedFastWaitP99MS, mf.SimulatedBlockedShare, "", true})
+	}
+	for i, fx := range v.Fixes {
+		pr := fx.Predicted
+		if i == 0 {
+			method = pr.Method
+			if mf != nil && pr.Method != "capacity model" {
+				method += " of this window's arrivals: " + mf.Method + ", " + strconv.Itoa(mf.SimulatedJobs) + " jobs"
+			}
+		}
+		rows = append(rows, row{"fix " + labels[i], pr.ThroughputPerS, pr.FailedPerS, pr.RejectedPerS, pr.FastP99MS, pr.FastWaitP99MS, pr.BlockedShare,
+			limit(pr.BottleneckStage, pr.CapacityPerS), pr.Method != "capacity model"})
+	}
+	var anyFailed, anyShed bool
+	for _, r := range rows {
+		anyFailed = anyFailed || r.failed >= 0.005
+		anyShed = anyShed || r.shed >= 0.005
+	}
+	header := []string{"", "handled/s"}
+	if anyFailed {
+		header = append(header, "failed/s")
+	}
+	if anyShed {
+		header = append(header, "shed/s")
+	}
+	header = append(header, "fast p99", "fast wait", "blocked", "limit then")
+	right := make([]bool, len(header))
+	for i := 1; i < len(header)-1; i++ {
+		right[i] = true
+	}
+	t := table{header: header, right: right}
+	for _, r := range rows {
+		cells := []cell{{text: r.label}, {text: formatRate(r.handled)}}
+		if anyFailed {
+			cells = append(cells, cell{text: formatRate(r.failed)})
+		}
+		if anyShed {
+			cells = append(cells, cell{text: formatRate(r.shed)})
+		}
+		sim := func(s string) string {
+			if !r.hasSim {
+				return "—"
+			}
+			return s
+		}
+		p99 := formatMS(r.p99)
+		if r.p99 <= 0 {
+			p99 = "—" // no fast job both arrived and was handled
+		}
+		cells = append(cells, cell{text: sim(p99)}, cell{text: sim(formatMS(r.wait))}, cell{text: sim(formatShare(r.blocked))}, cell{text: orDash(r.limit)})
+		t.add(cells...)
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	title := "Predicted effect"
+	if len(v.Fixes) == 0 {
+		title = "Model fit"
+	}
+	p("\n%s\n", wrapText("   ", st.bold(title)+" ("+method+"):", textWidth, "   "))
+	t.write(w, "   ", st)
+	p("%s\n", wrapText("   ", "handled/s counts failed jobs too; fast p99 is cache-read and database jobs end to end; fast wait their p99 wait for a worker (queued, and blocked handing the result over); blocked the workers' busy time spent blocked sending; limit then the stage with the least capacity. Read a prediction against the simulated row: the difference between the measured and the simulated rows is the model's error.", textWidth, "   "))
 }
 
 func periodLine(f *Findings) string {
@@ -254,6 +330,12 @@ func periodLine(f *Findings) string {
 		until = "the end of the window (load still arriving)"
 	}
 	s := fmt.Sprintf("Period: %s, from the first arrival read to %s", formatSeconds(pd.Seconds), until)
+	switch {
+	case pd.BusyPeriods > 1 && pd.SustainedSeconds == 0:
+		s += fmt.Sprintf("; the arrivals came in %d bursts, the pipeline busy for %s of it", pd.BusyPeriods, formatSeconds(pd.ActiveSeconds))
+	case pd.BusyPeriods > 1:
+		s += fmt.Sprintf("; the arrivals came in %d busy periods, %s of sustained load", pd.BusyPeriods, formatSeconds(pd.SustainedSeconds))
+	}
 	if pd.Truncated {
 		s += "; only the newest traces were read, so rates are over this part of the window"
 	}
@@ -287,6 +369,9 @@ func jobsLine(j analysis.JobCounts) string {
 	}
 	if j.InFlight > 0 {
 		s += fmt.Sprintf(" · %d in flight", j.InFlight)
+	}
+	if j.HandledEarlier > 0 {
+		s += fmt.Sprintf(" · and %d handled that arrived earlier", j.HandledEarlier)
 	}
 	return s
 }

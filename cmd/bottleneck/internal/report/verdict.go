@@ -21,9 +21,13 @@ func chain(f *Findings, th Thresholds) []string {
 
 	// 1. The load, when it is what overwhelms the pipeline.
 	if v := f.Verdict; v.Kind == analysis.KindCapacity {
-		line := fmt.Sprintf("Load: %s jobs/s arrived for %s", analysis.FormatRate(v.OfferedPerS), formatSeconds(f.Period.ArrivalSeconds))
+		secs := f.Period.SustainedSeconds
+		if secs <= 0 {
+			secs = f.Period.ArrivalSeconds
+		}
+		line := fmt.Sprintf("Load: %s jobs/s arrived for %s", formatRate(v.OfferedPerS), formatSeconds(secs))
 		if f.Jobs.Rejected > 0 {
-			line += fmt.Sprintf("; %d submissions (%s/s) were shed at admission, the job queue being full", f.Jobs.Rejected, analysis.FormatRate(v.ShedPerS))
+			line += fmt.Sprintf("; %d submissions (%s/s) were shed at admission, the job queue being full", f.Jobs.Rejected, formatRate(v.ShedPerS))
 		}
 		out = append(out, line+".")
 	}
@@ -50,13 +54,19 @@ func chain(f *Findings, th Thresholds) []string {
 			out = append(out, fmt.Sprintf("Results buffer: the results channel holds %d results for %d workers.", c, workers))
 		}
 	}
-	// 4. The consumer, and the forwarders that wait for it.
+	// 4. The consumer, and the forwarders that wait for it: "slow" only
+	// when it is what the verdict blames (directly, or as what a burst
+	// overflowed in front of) or it is busy.
 	if c := f.Consumer; c.Results > 0 {
 		at := "one at a time"
 		if n := f.Config.ConsumerConcurrency; n > 1 {
 			at = fmt.Sprintf("%d at a time", n)
 		}
-		line := fmt.Sprintf("Slow consumer: result.process takes %s per result, %s: at most ~%.0f results/s", formatMS(c.AvgMS), at, c.MaxPerSecond)
+		label := "Consumer"
+		if consumerSlow(f) {
+			label = "Slow consumer"
+		}
+		line := fmt.Sprintf("%s: result.process takes %s per result, %s: at most ~%.0f results/s", label, formatMS(c.AvgMS), at, c.MaxPerSecond)
 		if d := f.Stage(analysis.StageDelivery); d != nil && d.CapacityPerS > 0 && d.CapacityPerS < c.MaxPerSecond*0.95 {
 			line += fmt.Sprintf(", and %s, each waiting for the consumer's answer (%s), deliver at most ~%.0f/s",
 				plural(f.Config.Forwarders, "forwarder", "forwarders"), formatMS(d.ServiceMSAvg), d.CapacityPerS)
@@ -91,31 +101,33 @@ func chain(f *Findings, th Thresholds) []string {
 	return out
 }
 
+// consumerSlow says whether the consumer (with the forwarders that wait for
+// it) is what limits the pipeline: the verdict names it or the delivery,
+// or a burst overflowed the results channel in front of it, or it is at
+// least 80% busy.
+func consumerSlow(f *Findings) bool {
+	v := f.Verdict
+	switch {
+	case v.Kind == analysis.KindNone || v.Kind == "":
+	case v.Stage == analysis.StageConsumer, v.Stage == analysis.StageDelivery, v.Stage == analysis.StageResults:
+		return true
+	}
+	s := f.Stage(analysis.StageConsumer)
+	return s != nil && s.Utilization >= 0.8
+}
+
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func formatMS(ms float64) string   { return analysis.FormatMS(ms) }
-func formatShare(s float64) string { return analysis.FormatShare(s) }
-func formatRate(r float64) string  { return analysis.FormatRate(r) }
-func formatSeconds(s float64) string {
-	if s >= 10 {
-		return fmt.Sprintf("%.0f s", s)
-	}
-	return fmt.Sprintf("%.1f s", s)
-}
-
-func formatRatio(r float64) string {
-	if r >= 10 {
-		return fmt.Sprintf("%.0fx", r)
-	}
-	return fmt.Sprintf("%.1fx", r)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
+// The formatters are the analysis's, so the report prints every number the
+// way the model's own sentences do.
+var (
+	formatMS      = analysis.FormatMS
+	formatShare   = analysis.FormatShare
+	formatRate    = analysis.FormatRate
+	formatSeconds = analysis.FormatSeconds
+	formatRatio   = analysis.FormatRatio
+	plural        = analysis.Plural
+)
 
 func jobLabel(typ, id string) string {
 	switch {

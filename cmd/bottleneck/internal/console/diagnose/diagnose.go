@@ -74,11 +74,3 @@ type Fix struct {
 type Diagnoser interface {
 	Diagnose(traces []jaegerapi.Trace, from, to time.Time) Diagnosis
 }
-
-// Func adapts a function to a Diagnoser.
-type Func func(traces []jaegerapi.Trace, from, to time.Time) Diagnosis
-
-// Diagnose calls f.
-func (f Func) Diagnose(traces []jaegerapi.Trace, from, to time.Time) Diagnosis {
-	return f(traces, from, to)
-}

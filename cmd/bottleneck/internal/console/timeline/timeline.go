@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/jaegerapi"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 )
@@ -273,8 +274,8 @@ func (c *Cache) Build(traces []*jaegerapi.Trace, o Options) Timelines {
 	sum.FastJobs = len(fastE2E)
 	slices.Sort(fastE2E)
 	slices.Sort(fastWork)
-	sum.FastP50MS, sum.FastP99MS = Percentile(fastE2E, 0.50), Percentile(fastE2E, 0.99)
-	sum.FastWorkP50MS = Percentile(fastWork, 0.50)
+	sum.FastP50MS, sum.FastP99MS = analysis.Percentile(fastE2E, 0.50), analysis.Percentile(fastE2E, 0.99)
+	sum.FastWorkP50MS = analysis.Percentile(fastWork, 0.50)
 	tl.Summary = sum
 	return tl
 }
@@ -357,13 +358,4 @@ func jobOf(t *jaegerapi.Trace) (typ, id string) {
 		}
 	}
 	return typ, id
-}
-
-// Percentile of sorted values (nearest rank); 0 for none.
-func Percentile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }

@@ -3,7 +3,6 @@ package measure
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -163,17 +162,6 @@ func fastLatencies(t jaegerapi.Trace, start, end time.Time) []Latency {
 		out = append(out, Latency{TraceID: t.TraceID, JobID: sp.TagString(spans.JobID), Type: typ, EndToEndMS: ms})
 	}
 	return out
-}
-
-// Percentile is the nearest-rank q-quantile (0 < q ≤ 1) of values, NaN for none.
-func Percentile(values []float64, q float64) float64 {
-	if len(values) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(values)
-	slices.Sort(s)
-	i := int(math.Ceil(q*float64(len(s)))) - 1
-	return s[min(max(i, 0), len(s)-1)]
 }
 
 // Worst is the slowest latency, or nil.

@@ -3,8 +3,10 @@ package runner
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
+	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment/measure"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment/plan"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/experiment/result"
@@ -168,8 +170,9 @@ func latencies(row *result.Row, s measure.TraceSample, ui string) {
 	for i, l := range s.Fast {
 		ms[i] = l.EndToEndMS
 	}
-	row.Fast.P50MS = result.F(round(measure.Percentile(ms, 0.50), 1))
-	row.Fast.P99MS = result.F(round(measure.Percentile(ms, 0.99), 1))
+	slices.Sort(ms)
+	row.Fast.P50MS = result.F(round(analysis.Percentile(ms, 0.50), 1))
+	row.Fast.P99MS = result.F(round(analysis.Percentile(ms, 0.99), 1))
 	if w := measure.Worst(s.Fast); w != nil {
 		row.Fast.Worst = &result.TraceLink{TraceID: w.TraceID, URL: TraceURL(ui, w.TraceID), JobID: w.JobID, Type: w.Type, EndToEndMS: w.EndToEndMS}
 	}
