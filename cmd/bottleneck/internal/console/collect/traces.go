@@ -71,7 +71,9 @@ func DefaultStreams() []Stream {
 }
 
 // StreamArrived reads each job the pool accepted when it arrives, so the
-// jobs still in the queue or at a worker are in the window too.
+// jobs still in the queue or at a worker are in the window too. The
+// collector turns it on while the workers' queue holds jobs (see
+// Collector.queueHolds).
 const StreamArrived = "arrived"
 
 // WindowOptions configure a TraceWindow.
