@@ -44,8 +44,11 @@ func TestModelSeesTheWholeOfferedLoad(t *testing.T) {
 	setWorkersConfig(t, map[string]any{"submit_wait": "5s"})
 	before := producerSteadyStats(t)
 	w := window{from: time.Now()}
-	setLoad(t, map[string]any{"scenario": "steady", "rate": rate, "mix": cacheReads, "steady_duration": "6s"})
+	// Stopped by hand, not with steady_duration: that would stay in the
+	// producer's load and cut the next test's steady load short.
+	setLoad(t, map[string]any{"scenario": "steady", "rate": rate, "mix": cacheReads})
 	time.Sleep(seconds * time.Second)
+	stopLoad(t)
 	w.to = time.Now()
 	// Every Submit answered (up to SUBMIT_WAIT after the last job), so
 	// every job's root has ended; then its spans reach Jaeger.
@@ -56,7 +59,7 @@ func TestModelSeesTheWholeOfferedLoad(t *testing.T) {
 	after := producerSteadyStats(t)
 
 	generated := after.Steady.Generated - before.Steady.Generated
-	offered := float64(generated+after.Steady.SkippedBehind-before.Steady.SkippedBehind) / seconds
+	offered := float64(generated+after.Steady.SkippedBehind-before.Steady.SkippedBehind) / w.to.Sub(w.from).Seconds()
 	skipped := after.Steady.SkippedBacklog - before.Steady.SkippedBacklog
 	refused := after.Rejected["cache-read"] - before.Rejected["cache-read"]
 	t.Logf("producer: %d generated (%.0f/s offered), %d skipped (cap %d), %d refused by the pool",
