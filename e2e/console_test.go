@@ -208,13 +208,17 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("no red (blocked) segment after a burst with the defaults: %v", err)
 	}
 
-	// The capacity model names a stage (highlighted) and offers fixes;
-	// the incident's buffer fix is one click, and it changes the workers'
-	// config through the admin API.
+	// The capacity model names the results channel (highlighted: the
+	// burst overflowed its 4 slots) and offers fixes; the incident's
+	// buffer fix is one click, and it changes the workers' config through
+	// the admin API.
 	if err := chromedp.Do(ctx,
 		pageTrue(`document.querySelector(".stage.hot") !== null && document.querySelector("button.fix-btn[data-fix]") !== null`),
 	); err != nil {
 		t.Fatalf("after a default burst the page highlights no stage or offers no fix: %v", err)
+	}
+	if hot, text := hotStage(t, ctx); hot != "results" {
+		t.Errorf("after a default burst the page highlights %q (%s), want the results channel", hot, text)
 	}
 	restore := map[string]any{"results_buffer": cfg["results_buffer"]}
 	t.Cleanup(func() {
@@ -296,6 +300,61 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("trace view marks no wait span (queue.wait at least)")
 	}
 	saveScreenshot(t, ctx, "trace-view.png")
+}
+
+// hotStage is the pipeline box the page highlights and the verdict line.
+func hotStage(t *testing.T, ctx context.Context) (stage, verdict string) {
+	t.Helper()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`[document.querySelector(".stage.hot")?.dataset.stage ?? "", document.getElementById("verdict-text")?.textContent ?? ""]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got[0], got[1]
+}
+
+// With the defaults and the producer's own bursts (one every 20 s), the
+// highlighted stage is the results channel, and it stays so refresh after
+// refresh for a minute, as windows of one and of two bursts follow each
+// other (it used to flip to "queue head-of-line" whenever the 30 s window
+// held two bursts).
+func TestConsoleHighlightIsStableWithTheDefaults(t *testing.T) {
+	ctx := browser(t)
+	url := startConsole(t)
+	setVendorPreset(t, "degraded")
+	cfg := workersConfig(t)
+	if rb, w := int(cfg["results_buffer"].(float64)), int(cfg["workers"].(float64)); rb != w {
+		t.Fatalf("results_buffer = %d; the test needs the default (= workers, %d)", rb, w)
+	}
+	quiesce(t)
+	setLoad(t, map[string]any{"scenario": "checkout", "checkout_every": "20s", "checkout_timeout": "10s"})
+	if err := chromedp.Do(ctx, chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS("svg.timeline")),
+		pageTrue(`document.querySelector(".stage.hot") !== null`)); err != nil {
+		t.Fatalf("no stage highlighted after the first burst: %v", err)
+	}
+	const watch = time.Minute
+	seen := map[string]int{}
+	seqs := map[string]bool{}
+	var flips []string
+	for end := time.Now().Add(watch); time.Now().Before(end); time.Sleep(time.Second) {
+		hot, text := hotStage(t, ctx)
+		seq, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".fragment").dataset.seq`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs[seq] = true
+		seen[hot]++
+		if hot != "results" {
+			flips = append(flips, fmt.Sprintf("%s: %q (%s)", time.Now().Format("15:04:05"), hot, text))
+		}
+	}
+	t.Logf("highlighted over %s: %v; %d refreshes", watch, seen, len(seqs))
+	if len(seqs) < int(watch/time.Second)/2 {
+		t.Errorf("the page refreshed %d times in %s: the highlight was not watched across refreshes", len(seqs), watch)
+	}
+	if len(flips) > 0 {
+		t.Errorf("the highlight left the results channel %d times of %d:\n%s", len(flips), seen["results"]+len(flips), strings.Join(flips, "\n"))
+	}
 }
 
 // The console's JSON endpoints and its proxy answer errors as the APIs

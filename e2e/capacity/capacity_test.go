@@ -35,8 +35,9 @@ type load struct {
 
 var (
 	// loadMax asks the producer for its most. Once the pool is the
-	// bottleneck the load is closed-loop: the producer's 256 submissions
-	// wait for queue room, the rest are skipped. With tracing off the pool
+	// bottleneck the load is closed-loop: the producer's 2,048 submissions
+	// wait for queue room, the rest are skipped (each skipped job still
+	// gets a root span: its cost is part of this load's). With tracing off the pool
 	// outruns one producer, so jobs/s there is a lower bound (see
 	// maxProducers).
 	loadMax = load{name: "max", producers: 1, rate: producerMaxRate}
@@ -160,7 +161,7 @@ func measure(b *testing.B, sys *system) {
 		}
 	}
 
-	// Where the load stood at the end: saturated producers have their 256
+	// Where the load stood at the end: saturated producers have their 2,048
 	// submissions in flight and skip jobs; a saturated pool has a full queue.
 	var inFlight int
 	var skipped, rejected uint64

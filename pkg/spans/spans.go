@@ -106,7 +106,7 @@ const (
 const (
 	OutcomeDelivered = "delivered" // the consumer handled it (result.ok true)
 	OutcomeFailed    = "failed"    // the consumer handled it, but the job's work failed (result.ok false)
-	OutcomeRejected  = "rejected"  // load shed: the pool refused its first Submit (RESOURCE_EXHAUSTED); not a failure
+	OutcomeRejected  = "rejected"  // load shed: the pool refused its first Submit (RESOURCE_EXHAUSTED), or the producer skipped it (submit.outcome on the root says so); not a failure
 	OutcomeLost      = "lost"      // never confirmed after the last attempt (error status)
 	OutcomeAbandoned = "abandoned" // unconfirmed when the producer stopped (error status)
 	OutcomeInvalid   = "invalid"   // refused as invalid by the pool (INVALID_ARGUMENT): never retried (error status)
@@ -125,6 +125,12 @@ const (
 	SubmitRejected    = "rejected"     // RESOURCE_EXHAUSTED: queue full for SUBMIT_WAIT (load shed)
 	SubmitUnavailable = "unavailable"  // the pool did not answer (down, restarting, timed out)
 	SubmitInvalid     = "invalid"      // INVALID_ARGUMENT: never retried
+
+	// The producer generated the job but never submitted it: load it shed
+	// itself. Set on the job's root (job.outcome rejected), which is then
+	// the trace's only span: there was no attempt, so no job.submit.
+	SubmitSkippedBacklog     = "skipped_backlog"     // its submissions waiting on the pool were at their cap (/stats steady.skipped_backlog)
+	SubmitSkippedUnconfirmed = "skipped_unconfirmed" // too many jobs waited for the consumer's confirmation (/stats delivery.refused_full)
 )
 
 // Attributes of the waits. Every wait span says what it waited behind.

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,7 +113,7 @@ func Start(ctx context.Context, o Options) (*Console, error) {
 		o.Interval = def.Interval
 	}
 	if o.Diagnoser == nil {
-		o.Diagnoser = diagnose.Model{SimBudget: simBudget, Admin: analysis.AdminURLs{Workers: o.Workers, Consumer: o.Consumer}}
+		o.Diagnoser = diagnose.Model{SimBudget: simBudget, Admin: analysis.AdminURLs{Workers: adminAddr(o.Workers), Consumer: adminAddr(o.Consumer)}}
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -162,6 +163,17 @@ func Start(ctx context.Context, o Options) (*Console, error) {
 		}
 	}()
 	return c, nil
+}
+
+// adminAddr turns a service's base URL (http://host:port) into the
+// host:port the analysis' fixes name in their curl commands and admin
+// URLs (which add the http:// themselves).
+func adminAddr(base string) string {
+	u, err := url.Parse(strings.TrimRight(base, "/"))
+	if err != nil || u.Host == "" {
+		return base
+	}
+	return u.Host + u.Path
 }
 
 // URL is where the console answers.
@@ -226,10 +238,19 @@ func (c *Console) render(s *collect.Snapshot) {
 	c.rendered.Store(&rendered{seq: s.Seq, view: v, fragment: frag, snapshot: snap, jaegerUI: jaegerUI, link: link})
 }
 
-// diagnosis runs the analysis over the last DiagnosisWindow of traces.
-// A verdict over 30 s barely moves in a second, so it is rerun at most
-// every diagEvery when traces changed (and every 10 s as the window
-// slides), not on every poll: the analysis is the costliest part of one.
+// diagnosis runs the analysis over the jobs that arrived in the last
+// DiagnosisWindow, as the report does: the analysis computes the offered
+// load, the stages' rates and the shed share from the jobs of a window of
+// arrivals, whatever became of them since (handled, shed, or still in
+// flight). Jobs picked by when their last span ended instead would be
+// those that finished in the window, which under long end-to-end times
+// arrived well before it: the analysis would then see fewer arrivals than
+// came, and more shed jobs than arrivals. The window ends where the trace
+// window holds every arrival (collect.WindowStats.ArrivedUntil: a few
+// seconds ago, as spans reach Jaeger late). A verdict over 30 s barely
+// moves in a second, so it is rerun at most every diagEvery when traces
+// changed (and every 10 s as the window slides), not on every poll: the
+// analysis is the costliest part of one.
 func (c *Console) diagnosis(s *collect.Snapshot) diagnose.Diagnosis {
 	c.diagMu.Lock()
 	defer c.diagMu.Unlock()
@@ -238,21 +259,35 @@ func (c *Console) diagnosis(s *collect.Snapshot) diagnose.Diagnosis {
 	if fresh {
 		return c.diag
 	}
-	from := s.At.Add(-c.opt.DiagnosisWindow)
-	cut := from.UnixMicro()
+	to := s.Window.ArrivedUntil
+	if to.IsZero() || to.After(s.At) {
+		to = s.At
+	}
+	from := to.Add(-c.opt.DiagnosisWindow)
+	lo, hi := from.UnixMicro(), to.UnixMicro()
 	in := make([]jaegerapi.Trace, 0, len(s.Traces))
 	for _, t := range s.Traces {
-		var last int64
-		for i := range t.Spans {
-			last = max(last, t.Spans[i].End())
-		}
-		if last >= cut {
+		if at := arrival(t); at >= lo && at < hi {
 			in = append(in, *t)
 		}
 	}
-	c.diag = c.opt.Diagnoser.Diagnose(in, from, s.At)
+	c.diag = c.opt.Diagnoser.Diagnose(in, from, to)
+	c.diag.WindowStart, c.diag.WindowEnd = from, to
 	c.diagVersion, c.diagAt = s.TracesVersion, s.At
 	return c.diag
+}
+
+// arrival is when a trace's job arrived, in µs: its earliest span, the
+// root the producer starts on arrival (or, while the root is not
+// exported yet, the first job.submit, which starts with it).
+func arrival(t *jaegerapi.Trace) int64 {
+	var first int64
+	for i := range t.Spans {
+		if st := t.Spans[i].StartTime; first == 0 || st < first {
+			first = st
+		}
+	}
+	return first
 }
 
 func workersOf(s *collect.Snapshot) int {

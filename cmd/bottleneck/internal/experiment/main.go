@@ -194,7 +194,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return ExitError
 	}
-	jc, err := jaegerapi.New(run.Stack.Jaeger, jaegerapi.WithTimeout(time.Minute))
+	// The analysis reads up to DefaultAnalysisLimit whole traces in one
+	// answer: room for 3,000 of them at ~15 KB, twice over.
+	jc, err := jaegerapi.New(run.Stack.Jaeger, jaegerapi.WithTimeout(time.Minute), jaegerapi.WithMaxBodyBytes(128<<20))
 	if err != nil {
 		sys.close(context.WithoutCancel(ctx), false, stderr)
 		fmt.Fprintf(stderr, "bottleneck experiment: jaeger: %v\n", err)

@@ -60,7 +60,7 @@ func Run(ctx context.Context, cfg config.Config, logOut io.Writer) error {
 		Pool: wc, Consumer: cc, Tracing: tp, Log: log, RetryAfter: cfg.RetryAfter, MaxAttempts: cfg.MaxAttempts,
 	})
 	delivery := lifecycle.Unit{Name: "delivery", Run: jobs.Run, Stop: jobs.Stop}
-	runner := scenario.NewRunner(scenario.Options{Jobs: jobs, Log: log, Control: scenario.NewControl(cfg.Load())})
+	runner := scenario.NewRunner(scenario.Options{Jobs: jobs, Log: log, Tracing: tp, Control: scenario.NewControl(cfg.Load())})
 	genCtx, stopGen := context.WithCancel(context.WithoutCancel(ctx))
 	generator := lifecycle.Unit{
 		Name: "generator",

@@ -22,9 +22,10 @@ type counters struct {
 	bursts BurstCounts
 	last   *BurstReport
 
-	// backlogSkipped counts steady jobs not sent because maxInFlight
-	// submissions were already waiting on the pool; paceSkipped those the
-	// pacer dropped after falling behind.
+	// backlogSkipped counts steady jobs not sent because the cap of
+	// submissions in flight (Options.MaxInFlight) were all waiting on the
+	// pool (each is traced: Runner.skipped); paceSkipped those the pacer
+	// dropped after falling behind (never generated, not traced).
 	backlogSkipped atomic.Uint64
 	paceSkipped    atomic.Uint64
 }

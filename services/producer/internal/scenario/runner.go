@@ -1,7 +1,9 @@
 package scenario
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -10,6 +12,9 @@ import (
 	"time"
 
 	jobsv1 "github.com/hidden-bottleneck/hidden-bottleneck/pkg/api/jobs/v1"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/jobs"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/tracing"
 	"github.com/hidden-bottleneck/hidden-bottleneck/services/producer/internal/tracker"
 )
 
@@ -19,6 +24,12 @@ type Options struct {
 	Jobs    *tracker.Tracker
 	Log     *slog.Logger
 	Control *Control
+	// Tracing records the steady jobs the producer skips (nil: not
+	// traced); the tracker traces the jobs it submits.
+	Tracing *tracing.Provider
+	// MaxInFlight bounds the steady jobs' first submissions waiting on the
+	// pool at once (0: DefaultMaxInFlight).
+	MaxInFlight int
 	// Seed seeds steady load's choices (0 = random).
 	Seed uint64
 	// Now and NewTicker are the clock (nil = the real one); tests drive
@@ -31,10 +42,18 @@ const (
 	// steadyTick is how often steady load checks what is due; the Pacer
 	// sends several jobs per tick at high rates.
 	steadyTick = 10 * time.Millisecond
-	// maxInFlight bounds concurrent first submissions of steady jobs:
-	// when the worker pool pushes back, jobs are skipped instead of
-	// piling up goroutines.
-	maxInFlight = 256
+	// DefaultMaxInFlight bounds the first submissions of steady jobs
+	// waiting on the worker pool at once. A Submit to a full queue waits
+	// SUBMIT_WAIT (1 s by default) before the pool refuses it, so offering
+	// N jobs/s takes about N × SUBMIT_WAIT submissions in flight: 2,048
+	// carry 1,000 jobs/s with room for a 2 s wait. Each costs about 18 KB
+	// (its goroutine's 8 KB stack; 10 KB of heap for the gRPC call, the
+	// spans and the tracker's entry: measured with the pool holding every
+	// Submit, docs/producer-consumer.md), so all of them about 37 MB, inside
+	// the producer's 128 MB with room for the garbage collector. Beyond
+	// it, jobs are skipped, and each skipped job is traced (see skipped):
+	// the traces still show the load offered.
+	DefaultMaxInFlight = 2048
 )
 
 // Runner generates the load its Control says, submits jobs and counts what
@@ -48,6 +67,7 @@ type Runner struct {
 	newTicker func(time.Duration) (<-chan time.Time, func())
 	seed      uint64
 	runID     string
+	tp        *tracing.Provider
 
 	steadySeq atomic.Uint64
 	inFlight  chan struct{}
@@ -65,7 +85,8 @@ func NewRunner(o Options) *Runner {
 		newTicker: o.NewTicker,
 		seed:      o.Seed,
 		runID:     fmt.Sprintf("%08x", rand.Uint32()),
-		inFlight:  make(chan struct{}, maxInFlight),
+		tp:        o.Tracing,
+		inFlight:  make(chan struct{}, cmp.Or(max(o.MaxInFlight, 0), DefaultMaxInFlight)),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -234,6 +255,7 @@ func (r *Runner) launch(ctx context.Context, spec Spec) {
 	case r.inFlight <- struct{}{}:
 	default:
 		r.counts.backlogSkipped.Add(1)
+		r.skipped(job, spans.SubmitSkippedBacklog)
 		return
 	}
 	r.wg.Add(1)
@@ -243,6 +265,34 @@ func (r *Runner) launch(ctx context.Context, spec Spec) {
 		// Stopping the generator must not cut a submission already
 		// started. A job refused here (the tracker is full or stopping) is
 		// counted there.
-		_, _ = r.jobs.Submit(context.WithoutCancel(ctx), job, slog.LevelDebug)
+		_, err := r.jobs.Submit(context.WithoutCancel(ctx), job, slog.LevelDebug)
+		if errors.Is(err, tracker.ErrFull) {
+			r.skipped(job, spans.SubmitSkippedUnconfirmed)
+		}
 	}()
+}
+
+// skipped traces a steady job the producer generated but did not submit:
+// a root span of its own, begun and ended now, with job.outcome rejected
+// and submit.outcome saying why (no job.submit: no Submit was made). Load
+// the producer sheds itself is still load offered, and whoever reads the
+// traces (the capacity model, the console) counts it as arrived and shed,
+// as it counts the jobs the pool refuses.
+func (r *Runner) skipped(job *jobsv1.Job, why string) {
+	if r.tp == nil {
+		return
+	}
+	typ := jobs.TypeName(job.GetType())
+	now := r.now()
+	_, root := r.tp.StartSpanAt(context.Background(), spans.JobRootName(job.GetScenario(), typ), now)
+	root.SetTag(spans.JobID, job.GetId())
+	root.SetTag(spans.JobType, typ)
+	root.SetTag(spans.JobPriority, jobs.PriorityName(job.GetPriority()))
+	root.SetTag(spans.JobTarget, job.GetTarget())
+	root.SetTag(spans.JobScenario, job.GetScenario())
+	root.SetIntTag(spans.JobSequence, int(job.GetSequence()))
+	root.SetIntTag(spans.JobAttempts, 0)
+	root.SetTag(spans.JobOutcome, spans.OutcomeRejected)
+	root.SetTag(spans.SubmitOutcome, why)
+	tracing.FinishAt(root, now)
 }

@@ -31,6 +31,8 @@ type rig struct {
 	pool   *fakes.Pool
 	sink   *fakes.Sink
 	logs   *logtest.Buffer
+	tp     *tracing.Provider
+	spans  *tracetest.InMemoryExporter
 }
 
 // newRig wires a runner to a fake pool and a fake consumer over loopback
@@ -38,7 +40,8 @@ type rig struct {
 // millisecond). By default every accepted job completes at once.
 func newRig(t *testing.T, load Load, o Options, to ...tracker.Options) *rig {
 	t.Helper()
-	tp, err := tracing.Setup(context.Background(), tracing.Options{ServiceName: "producer", Exporter: tracetest.NewInMemoryExporter()})
+	exp := tracetest.NewInMemoryExporter()
+	tp, err := tracing.Setup(context.Background(), tracing.Options{ServiceName: "producer", Exporter: exp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +81,8 @@ func newRig(t *testing.T, load Load, o Options, to ...tracker.Options) *rig {
 	if load.Mix == nil {
 		load.Mix, _ = ParseMix(DefaultMix)
 	}
-	o.Jobs, o.Log, o.Control = jobs, log, NewControl(load)
-	return &rig{runner: NewRunner(o), jobs: jobs, pool: pool, sink: sink, logs: logs}
+	o.Jobs, o.Log, o.Control, o.Tracing = jobs, log, NewControl(load), tp
+	return &rig{runner: NewRunner(o), jobs: jobs, pool: pool, sink: sink, logs: logs, tp: tp, spans: exp}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -75,3 +75,31 @@ func TestIsPlaceholder(t *testing.T) {
 		t.Error("the real UI taken for the placeholder")
 	}
 }
+
+// StreamArrived runs while the workers' queue holds jobs, and for a while
+// after; not for a shallow queue, where it would read every job twice.
+func TestArrivedStreamFollowsTheQueue(t *testing.T) {
+	c := &Collector{}
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	w := &WorkersStats{}
+	w.Config.Workers = 4
+	at := func(sec int, depth int) bool {
+		w.Queue.Depth = depth
+		return c.queueHolds(t0.Add(time.Duration(sec)*time.Second), w)
+	}
+	if !c.queueHolds(t0, nil) {
+		t.Error("workers unknown: want the stream on")
+	}
+	for _, step := range []struct {
+		sec, depth int
+		want       bool
+	}{
+		{0, 3, false}, {1, 8, false}, // two per worker: a shallow queue
+		{2, 9, true}, {3, 0, true}, {31, 0, true}, // on, and for 30 s after the queue last held jobs
+		{32, 0, false}, {40, 40, true},
+	} {
+		if got := at(step.sec, step.depth); got != step.want {
+			t.Errorf("at %ds with %d queued: %v, want %v", step.sec, step.depth, got, step.want)
+		}
+	}
+}

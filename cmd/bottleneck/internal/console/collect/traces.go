@@ -30,6 +30,11 @@ type Stream struct {
 	Lag       time.Duration
 	// Every is how often the stream is searched (default: every poll).
 	Every time.Duration
+	// Arrivals marks a stream that finds jobs by their arrival (the
+	// producer's spans start when a job arrives): together these streams
+	// hold every job that arrived before their earliest mark
+	// (WindowStats.ArrivedUntil), whatever became of it since.
+	Arrivals bool
 }
 
 // StreamHandedOff is the stream that reads a job's trace early, as soon
@@ -42,20 +47,34 @@ const StreamHandedOff = "handed off"
 // DefaultStreams find each job's trace once its consumer has handled it
 // (the whole story), or already when its worker handed the result off
 // (when results may wait long in the channel: see StreamHandedOff), plus
-// the jobs that never reach the consumer: shed at admission, or given up
-// (their root's job.outcome says so). Jaeger's search cannot select spans
-// by error status through this API (a string "true" never matches), so
-// the outcomes are searched by their attribute.
+// every job as it arrives: accepted by the pool (its job.submit says so),
+// or shed (refused by the pool, or skipped by the producer: their root's
+// job.outcome says so), so the analysis gets the jobs that arrived in its
+// window, in flight or not; and jobs given up (lost). Jaeger's search
+// cannot select spans by error status through this API (a string "true"
+// never matches), so the outcomes are searched by their attribute.
 func DefaultStreams() []Stream {
 	return []Stream{
 		{Name: StreamHandedOff, Service: "workers", Operation: spans.ResultSend, Lag: 2 * time.Second},
 		{Name: "handled", Service: "consumer", Operation: spans.ResultProcess, Lag: 3 * time.Second},
-		// Rare, and only the analysis reads them: every 5 s is enough. A
-		// lost job's root ends only when the producer gives up on it.
-		{Name: "shed", Service: "producer", Tags: map[string]string{spans.JobOutcome: spans.OutcomeRejected}, Lag: 2 * time.Second, Every: 5 * time.Second},
+		// A job.submit is exported when the pool answers; the accepted
+		// jobs' traces are read again, whole, once handled.
+		{Name: StreamArrived, Service: "producer", Operation: spans.JobSubmit, Tags: map[string]string{spans.SubmitOutcome: spans.SubmitAccepted},
+			Lag: 2 * time.Second, Arrivals: true},
+		// Every 5 s is enough for the analysis; a shed job's root ends when
+		// the pool refuses it (up to SUBMIT_WAIT) or at once when the
+		// producer skips it. A lost job's root ends only when the producer
+		// gives up on it.
+		{Name: "shed", Service: "producer", Tags: map[string]string{spans.JobOutcome: spans.OutcomeRejected}, Lag: 2 * time.Second, Every: 5 * time.Second, Arrivals: true},
 		{Name: "lost", Service: "producer", Tags: map[string]string{spans.JobOutcome: spans.OutcomeLost}, Lag: 20 * time.Second, Every: 5 * time.Second},
 	}
 }
+
+// StreamArrived reads each job the pool accepted when it arrives, so the
+// jobs still in the queue or at a worker are in the window too. The
+// collector turns it on while the workers' queue holds jobs (see
+// Collector.queueHolds).
+const StreamArrived = "arrived"
 
 // WindowOptions configure a TraceWindow.
 type WindowOptions struct {
@@ -126,6 +145,10 @@ type WindowStats struct {
 	// SettledUntil is the earliest of the per-poll streams' marks: every
 	// job whose spans ended before it is in the window.
 	SettledUntil time.Time `json:"settled_until"`
+	// ArrivedUntil is the earliest mark of the streams that find jobs by
+	// their arrival: every job that arrived before it is in the window
+	// (zero until they all searched once).
+	ArrivedUntil time.Time `json:"arrived_until"`
 }
 
 // NewTraceWindow starts empty; the first Poll searches back Keep.
@@ -205,6 +228,21 @@ func (w *TraceWindow) Poll(ctx context.Context, now time.Time) (changed bool, er
 	}
 	w.stats.Traces = len(w.traces)
 	w.stats.SettledUntil = time.Time{}
+	w.stats.ArrivedUntil = time.Time{}
+	arrivalsKnown := true
+	for i, m := range w.marks {
+		if s := w.opt.Streams[i]; s.Arrivals && !w.off[s.Name] {
+			switch {
+			case m.IsZero():
+				arrivalsKnown = false
+			case w.stats.ArrivedUntil.IsZero() || m.Before(w.stats.ArrivedUntil):
+				w.stats.ArrivedUntil = m
+			}
+		}
+	}
+	if !arrivalsKnown {
+		w.stats.ArrivedUntil = time.Time{}
+	}
 	for i, m := range w.marks {
 		// Streams off, or searched only now and then (errors), say nothing
 		// about the timelines being complete.

@@ -23,14 +23,16 @@ func (m Model) Diagnose(traces []jaegerapi.Trace, from, to time.Time) Diagnosis 
 	a := analysis.Analyze(traces, analysis.Options{WindowStart: from, WindowEnd: to, Admin: m.Admin, SimBudget: m.SimBudget})
 	v := a.Verdict
 	d := Diagnosis{
-		Source:     "the capacity model (stages, demand, simulation)",
-		Stage:      v.Stage,
-		Kind:       v.Kind,
-		Verdict:    v.Summary,
-		Jobs:       a.Jobs.Total,
-		Rejected:   a.Jobs.Rejected,
-		Throughput: v.ThroughputPerS,
-		Stages:     map[string]Stage{},
+		Source:      "the capacity model (stages, demand, simulation)",
+		Stage:       v.Stage,
+		Kind:        v.Kind,
+		Verdict:     v.Summary,
+		Jobs:        a.Jobs.Total,
+		Rejected:    a.Jobs.Rejected,
+		Throughput:  v.ThroughputPerS,
+		OfferedPerS: v.OfferedPerS,
+		ShedPerS:    v.ShedPerS,
+		Stages:      map[string]Stage{},
 	}
 	if a.Jobs.Total == 0 {
 		d.Stage, d.Kind, d.Verdict = "", "", ""
@@ -48,9 +50,10 @@ func (m Model) Diagnose(traces []jaegerapi.Trace, from, to time.Time) Diagnosis 
 			PredictedThroughput: f.Predicted.ThroughputPerS, PredictedFastP99MS: f.Predicted.FastP99MS}
 		for i, c := range f.Changes {
 			if i == 0 {
-				continue // the main change is the fix itself
+				fx.Curl = c.Curl // the main change is the fix itself
+				continue
 			}
-			fx.Also = append(fx.Also, Fix{Service: c.Service, Setting: c.Setting, Value: c.Value, Body: c.AdminConfig})
+			fx.Also = append(fx.Also, Fix{Service: c.Service, Setting: c.Setting, Value: c.Value, Body: c.AdminConfig, Curl: c.Curl})
 		}
 		d.Fixes = append(d.Fixes, fx)
 	}

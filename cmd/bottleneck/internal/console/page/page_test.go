@@ -31,7 +31,8 @@ func TestFragmentHighlightsTheNamedStageAndDrawsBlockedSends(t *testing.T) {
 		Diagnosis: diagnose.Diagnosis{Source: "test", Stage: diagnose.StageResults, Kind: "burst", Verdict: "The bottleneck is the results channel.",
 			Chain:  []string{"Slow consumer: 50 ms per result."},
 			Stages: map[string]diagnose.Stage{diagnose.StageConsumer: {ArrivalsPerS: 30, Servers: 1, Utilization: 0.99}},
-			Fixes:  []diagnose.Fix{{Service: "workers", Setting: "RESULTS_BUFFER", Value: "400", Body: map[string]any{"results_buffer": 400}}}},
+			Fixes: []diagnose.Fix{{Service: "workers", Setting: "RESULTS_BUFFER", Value: "400", Body: map[string]any{"results_buffer": 400},
+				Curl: `curl -X PUT localhost:8081/admin/config -H 'Content-Type: application/json' -d '{"results_buffer":400}'`}}},
 	})
 	frag, err := page.Fragment(v)
 	if err != nil {
@@ -42,6 +43,7 @@ func TestFragmentHighlightsTheNamedStageAndDrawsBlockedSends(t *testing.T) {
 		`class="stage hot" id="stage-results"`,
 		`data-setting="RESULTS_BUFFER=400"`,
 		`data-body="{&#34;results_buffer&#34;:400}"`,
+		`<code class="curl">curl -X PUT localhost:8081/admin/config -H &#39;Content-Type: application/json&#39; -d &#39;{&#34;results_buffer&#34;:400}&#39;</code>`,
 		`data-kind="blocked"`,
 		`href="/trace/` + tr.TraceID + `"`,
 		`data-group="worker" data-label="worker 4"`,

@@ -58,14 +58,20 @@ type VerdictView struct {
 	Chain   []string
 	Source  string
 	Period  string
-	Fixes   []FixView
+	// Lag is how long ago the window of arrivals ended: their spans reach
+	// Jaeger a few seconds late ("" when it ends now).
+	Lag   string
+	Fixes []FixView
 }
 
 // FixView is one fix button.
 type FixView struct {
-	ID, Label, Why, Service, Body, Curl, Predicted string
-	Alternative                                    bool
-	Also                                           []FixView
+	ID, Label, Why, Service, Body, Predicted string
+	Alternative                              bool
+	// Curls are the ready commands that apply the fix without the
+	// console, one per service it changes, the main one first.
+	Curls []string
+	Also  []FixView
 	// AlsoJSON lists the other settings of the same fix, applied together:
 	// [{"service": ..., "body": ...}].
 	AlsoJSON string
@@ -170,6 +176,9 @@ func Build(in Input) View {
 		}
 	}
 	v.Verdict = verdictView(in.Diagnosis, in.DiagnosisWindow)
+	if d := in.Diagnosis; !d.WindowEnd.IsZero() && s.At.After(d.WindowEnd) {
+		v.Verdict.Lag = fmtDur(s.At.Sub(d.WindowEnd).Round(time.Second))
+	}
 	v.Pipeline = pipeline(s, in.Diagnosis)
 	v.Said = said(s)
 	v.Shows = shows(in.Timelines.Summary, in.TraceLink)
@@ -200,7 +209,9 @@ func fixView(f diagnose.Fix, id string) FixView {
 	fv := FixView{
 		ID: id, Label: f.Setting + "=" + f.Value, Why: f.Why, Service: f.Service, Body: string(body),
 		Alternative: f.Alternative,
-		Curl:        fmt.Sprintf("curl -X PUT <%s>/admin/config -H 'Content-Type: application/json' -d '%s'", f.Service, body),
+	}
+	if f.Curl != "" {
+		fv.Curls = append(fv.Curls, f.Curl)
 	}
 	if f.PredictedThroughput > 0 {
 		fv.Predicted = fmt.Sprintf("predicted: %.0f jobs/s", f.PredictedThroughput)
@@ -214,7 +225,9 @@ func fixView(f diagnose.Fix, id string) FixView {
 	}
 	var more []also
 	for i, a := range f.Also {
-		fv.Also = append(fv.Also, fixView(a, fmt.Sprintf("%s-also-%d", id, i)))
+		av := fixView(a, fmt.Sprintf("%s-also-%d", id, i))
+		fv.Also = append(fv.Also, av)
+		fv.Curls = append(fv.Curls, av.Curls...)
 		more = append(more, also{a.Service, a.Body})
 	}
 	if len(more) > 0 {

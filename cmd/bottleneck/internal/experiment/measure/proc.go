@@ -23,7 +23,12 @@ type MachineSample struct {
 
 // Snapshot is everything read at one moment.
 type Snapshot struct {
+	// At is when the counters were read; CPUAt when Procs, Machine and
+	// Self were, one right after the other: CPU shares are taken over
+	// CPUAt to CPUAt, so the stack's and the machine's cover the same time
+	// however long the counters took to read.
 	At       time.Time
+	CPUAt    time.Time
 	Counters Counters
 	Procs    map[string]ProcSample
 	// Machine and Self (the experiment's own CPU time) are nil when the

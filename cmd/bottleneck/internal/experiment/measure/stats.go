@@ -26,6 +26,7 @@ type ProducerStats struct {
 	Steady struct {
 		Generated      uint64 `json:"generated"`
 		InFlight       int    `json:"in_flight"`
+		MaxInFlight    int    `json:"max_in_flight"`
 		SkippedBacklog uint64 `json:"skipped_backlog"`
 		SkippedBehind  uint64 `json:"skipped_behind"`
 	} `json:"steady"`
@@ -39,9 +40,10 @@ type ProducerStats struct {
 	Tracing TracingStats `json:"tracing"`
 }
 
-// Shed counts jobs the producer did not submit: its submissions to the
-// pool were all busy (skipped_backlog), or too many jobs waited for the
-// consumer's confirmation (refused_full).
+// Shed counts jobs the producer did not submit: its submissions in flight
+// were all waiting on the pool (skipped_backlog), or too many jobs waited
+// for the consumer's confirmation (refused_full). Trace contract v2
+// producers trace each of them as an arrival the producer shed.
 func (p ProducerStats) Shed() uint64 { return p.Steady.SkippedBacklog + p.Delivery.RefusedFull }
 
 // WorkersStats is the part of the workers' /stats the experiment reads.
@@ -55,6 +57,10 @@ type WorkersStats struct {
 	Results struct {
 		Len         int `json:"len"`
 		OverflowLen int `json:"overflow_len"`
+		// Cap and OverflowCap are per lane (two with priority lanes).
+		Cap         int    `json:"cap"`
+		OverflowCap int    `json:"overflow_cap"`
+		Mode        string `json:"mode"`
 	} `json:"results"`
 	Counters struct {
 		Submitted      uint64 `json:"submitted"`
@@ -68,7 +74,8 @@ type WorkersStats struct {
 		BlockedMSTotal int64  `json:"blocked_ms_total"`
 	} `json:"counters"`
 	Config struct {
-		Workers int `json:"workers"`
+		Workers       int    `json:"workers"`
+		PriorityLanes string `json:"priority_lanes"`
 	} `json:"config"`
 	Tracing TracingStats `json:"tracing"`
 }
@@ -114,6 +121,23 @@ type Counters struct {
 func (c Counters) Offered() uint64 {
 	p := c.Producer
 	return sum(p.Submitted) + sum(p.Rejected) + sum(p.Failed) + p.Shed() + p.Steady.SkippedBehind
+}
+
+// ResultsHeld is what the results channel holds (the non-blocking mode's
+// overflow included), and how much it can hold before a worker's send
+// blocks: every lane's slots, plus the overflow in non-blocking mode. room
+// is 0 when the workers do not say (before contract v2).
+func (c Counters) ResultsHeld() (held, room int) {
+	r := c.Workers.Results
+	lanes := 1
+	if c.Workers.Config.PriorityLanes == "on" {
+		lanes = 2
+	}
+	room = r.Cap * lanes
+	if r.Mode == "nonblocking" {
+		room += r.OverflowCap * lanes
+	}
+	return r.Len + r.OverflowLen, room
 }
 
 // FastHandled counts the fast jobs the consumer handled.

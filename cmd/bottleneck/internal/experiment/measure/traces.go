@@ -61,13 +61,18 @@ type TraceSampler struct {
 	AnalysisLimit int
 }
 
-// Defaults of a TraceSampler. A trace is ~15 KB of JSON; 4×250 + 1000
-// traces keep one row's reading to ~30 MB and a second or two.
+// Defaults of a TraceSampler. A handled job's trace is ~15 KB of JSON, a
+// shed one's 2–3 KB. The analysis limit holds the 3 s span whole up to
+// 1,000 jobs/s offered (every job is traced, the ones the producer skips
+// too), and its newest 2 s (what the model needs to call load sustained)
+// up to 1,500/s; a truncated read keeps the newest part whole. At 1,000
+// handled jobs/s (staging) one row reads about 45 MB of JSON, a few
+// seconds; under overload most of it is small shed traces.
 const (
 	DefaultSlices        = 4
 	DefaultPerSlice      = 250
 	DefaultAnalysisSpan  = 3 * time.Second
-	DefaultAnalysisLimit = 1000
+	DefaultAnalysisLimit = 3000
 )
 
 // ConsumerService and ProducerService are the service names in Jaeger.

@@ -62,6 +62,7 @@ type pageData struct {
 	Where      string
 	Charts     []chart
 	Main       *table
+	Marks      []string // footnotes of the main table's marks
 	Dashboards *table
 	Links      []linkRow
 	Saved      bool // some traces were saved to files (--traces)
@@ -93,7 +94,7 @@ func WriteHTML(w io.Writer, run *result.Run) error {
 	}
 	d.Charts = []chart{deliveredChart(run), p99Chart(run)}
 
-	d.Main, _ = resultsTable(run)
+	d.Main, d.Marks = resultsTable(run)
 	d.Dashboards = dashboardTable(run)
 	for _, r := range run.Rows {
 		if wst := r.Fast.Worst; wst != nil {

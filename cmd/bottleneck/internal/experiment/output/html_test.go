@@ -153,3 +153,23 @@ func TestNiceMax(t *testing.T) {
 		}
 	}
 }
+
+// The page's table keeps the producer's skips apart from the pool's
+// refusals, and explains its marks.
+func TestHTMLTableShowsSkipsApartFromRefusals(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteHTML(&b, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{
+		"<th>refused/s</th><th>skipped/s</th>",
+		"<td>479.9</td><td>500.0</td>",
+		"<td>0%†</td>",
+		"† the results buffer was still filling when the window closed",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}

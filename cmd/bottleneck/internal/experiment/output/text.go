@@ -42,40 +42,60 @@ func header(b *strings.Builder, run *result.Run) {
 }
 
 func mainTable(b *strings.Builder, run *result.Run) {
-	t, limited := resultsTable(run)
+	t, marks := resultsTable(run)
 	t.write(b, "")
-	if limited {
-		b.WriteString("* the machine, not the configuration, may have limited this row: see the notes\n")
+	for _, m := range marks {
+		b.WriteString(m + "\n")
 	}
 }
 
-// resultsTable is the main table, for the terminal and the page alike. A
-// row the machine may have limited has its delivered rate starred.
-func resultsTable(run *result.Run) (*table, bool) {
+// Footnotes of the main table's marks.
+const (
+	markLimited = "* the machine, not the configuration, may have limited this row: see the notes"
+	markFilling = "† the results buffer was still filling when the window closed, so no worker blocked yet: see the notes"
+)
+
+// resultsTable is the main table, for the terminal and the page alike, and
+// the footnotes of the marks it uses. A row the machine may have limited
+// has its delivered rate starred; one whose results buffer was still
+// filling has its blocked share marked †. refused/s are the pool's
+// refusals, skipped/s the jobs the producer shed without submitting them.
+func resultsTable(run *result.Run) (*table, []string) {
 	t := &table{
-		header: []string{"row", "offered/s", "delivered/s", "rejected/s", "fast p50", "fast p99", "blocked", "bottleneck"},
-		right:  []bool{false, true, true, true, true, true, true, false},
+		header: []string{"row", "offered/s", "delivered/s", "refused/s", "skipped/s", "fast p50", "fast p99", "blocked", "bottleneck"},
+		right:  []bool{false, true, true, true, true, true, true, true, false},
 	}
-	limited := false
+	limited, filling := false, false
 	for _, r := range run.Rows {
 		limited = limited || (status(r) == "" && r.Harness.Limited)
+		filling = filling || (status(r) == "" && r.ResultsBuffer.Filling())
+	}
+	mark := func(v string, on, any bool, m string) string {
+		switch {
+		case on:
+			return v + m
+		case any:
+			return v + " " // keeps the columns in line
+		}
+		return v
 	}
 	for _, r := range run.Rows {
 		if s := status(r); s != "" {
 			t.add(r.Name, s+": "+shorten(r.Error, 80))
 			continue
 		}
-		delivered := Rate(r.DeliveredPerS)
-		switch {
-		case r.Harness.Limited:
-			delivered += "*"
-		case limited:
-			delivered += " " // keeps the decimal points in line
-		}
-		t.add(r.Name, Rate(r.OfferedPerS), delivered, Rate(r.RejectedPerS), Millis(r.Fast.P50MS), Millis(r.Fast.P99MS),
-			Percent(r.Blocked.Share), Bottleneck(r.Bottleneck))
+		t.add(r.Name, Rate(r.OfferedPerS), mark(Rate(r.DeliveredPerS), r.Harness.Limited, limited, "*"),
+			Rate(r.RefusedPerS), Rate(r.ShedPerS), Millis(r.Fast.P50MS), Millis(r.Fast.P99MS),
+			mark(Percent(r.Blocked.Share), r.ResultsBuffer.Filling(), filling, "†"), Bottleneck(r.Bottleneck))
 	}
-	return t, limited
+	var marks []string
+	if limited {
+		marks = append(marks, markLimited)
+	}
+	if filling {
+		marks = append(marks, markFilling)
+	}
+	return t, marks
 }
 
 func shorten(s string, n int) string {
@@ -234,10 +254,11 @@ func legend(b *strings.Builder, run *result.Run) {
 	}
 	t.write(b, "")
 	b.WriteString(`
-offered/s: the load asked of the producer. delivered/s: results the consumer handled. rejected/s: jobs
-the pool refused or the producer shed. fast p50/p99: cache-read and database jobs, from submission to
-the consumer. blocked: the share of the workers' time spent waiting to hand over a result.
-bottleneck: the capacity model's verdict on the row's traces.
+offered/s: the load asked of the producer. delivered/s: results the consumer handled. refused/s: jobs
+the pool refused (queue full for SUBMIT_WAIT). skipped/s: jobs the producer shed without submitting
+them (its submissions in flight were at their cap). fast p50/p99: cache-read and database jobs, from
+submission to the consumer. blocked: the share of the workers' time spent waiting to hand over a
+result. bottleneck: the capacity model's verdict on the row's traces.
 `)
 }
 

@@ -21,13 +21,16 @@ func TestTextShowsEveryRowAndWhatToKnow(t *testing.T) {
 		t.Errorf("first line %q", lines[0])
 	}
 	for _, want := range []string{
-		"row                offered/s  delivered/s  rejected/s  fast p50  fast p99  blocked  bottleneck",
-		"staging               1000.0       996.3*         0.0    6.2 ms     41 ms      <1%  none",
-		"production            1000.0        19.8        980.2    1.84 s    2.31 s      93%  consumer (capacity)",
-		"vendor-timeout        1000.0        25.0        975.0       n/a       n/a      90%  consumer (capacity)",
+		"row                offered/s  delivered/s  refused/s  skipped/s  fast p50  fast p99  blocked  bottleneck",
+		"staging               1000.0       996.3*        0.0        0.0    6.2 ms     41 ms     <1%   none",
+		"production            1000.0        19.8       980.2        0.0    1.84 s    2.31 s     93%   consumer (capacity)",
+		"workers-x2            1000.0        20.1       479.9      500.0    1.90 s    2.40 s     95%   consumer (capacity)",
+		"vendor-timeout        1000.0        25.0       975.0        0.0       n/a       n/a     90%   consumer (capacity)",
+		"fixed                 1000.0        44.6       955.0        0.0    900 ms    1.20 s      0%†  consumer (capacity)",
 		"broken             failed: starting the services: consumer exited",
 		`consumer-capacity  skipped: the analysis of row "production" recommended no fix`,
 		"* the machine, not the configuration, may have limited this row: see the notes",
+		"† the results buffer was still filling when the window closed, so no worker blocked yet: see the notes",
 		"What the dashboards showed",
 		"production      14% 31 MB  37% 42 MB     9% 33 MB  19% 38 MB  14% 226 MB           60%",
 		"production  cache-read      2.31 s  http://127.0.0.1:16686/trace/abcproduction",
@@ -60,7 +63,7 @@ func TestTextSaysWhenNoAnalysisRan(t *testing.T) {
 	}
 	var b bytes.Buffer
 	WriteText(&b, run)
-	if !strings.Contains(b.String(), "- bottleneck: none: not in this build") || !strings.Contains(b.String(), "93%  n/a") {
+	if !strings.Contains(b.String(), "- bottleneck: none: not in this build") || !strings.Contains(b.String(), "93%   n/a") {
 		t.Errorf("without an analysis:\n%s", b.String())
 	}
 }
@@ -89,9 +92,19 @@ func TestJSONHasStableNamesAndNulls(t *testing.T) {
 	if v, ok := timeout["p99_ms"]; !ok || v != nil {
 		t.Errorf("no fast samples: p99_ms = %v, want null", v)
 	}
+	if h := rows[2].(map[string]any)["harness"].(map[string]any); h["producer_skipped"] != true {
+		t.Errorf("workers-x2 skipped jobs: harness %v, want producer_skipped true", h)
+	}
+	fixed := rows[6].(map[string]any)["results_buffer"].(map[string]any)
+	if fixed["held"] != 241.0 || fixed["room"] != 400.0 || fixed["filling_until_s"] != 6.1 {
+		t.Errorf("fixed results_buffer %v", fixed)
+	}
+	if v, ok := rows[1].(map[string]any)["results_buffer"]; !ok || v != nil {
+		t.Errorf("production results_buffer %v (present %v), want null when unknown", v, ok)
+	}
 	prod := rows[1].(map[string]any)
 	for _, k := range []string{"name", "settings", "workload", "status", "offered_per_s", "delivered_per_s", "rejected_per_s", "refused_per_s", "shed_per_s",
-		"fast_jobs", "blocked_sends", "processes", "bottleneck", "harness", "window_start", "window_end", "measured_seconds"} {
+		"fast_jobs", "blocked_sends", "results_buffer", "processes", "bottleneck", "harness", "window_start", "window_end", "measured_seconds"} {
 		if _, ok := prod[k]; !ok {
 			t.Errorf("row lacks %q", k)
 		}

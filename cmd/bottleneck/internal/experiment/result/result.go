@@ -100,15 +100,20 @@ type Row struct {
 	DeliveredPerS *float64 `json:"delivered_per_s"`
 	FailedPerS    *float64 `json:"failed_per_s"`
 	// RejectedPerS are jobs the pool did not accept: RefusedPerS it
-	// refused (queue full for SUBMIT_WAIT), ShedPerS the producer did not
-	// send, because 256 submissions were already waiting on the pool or
-	// too many jobs waited for the consumer's confirmation.
+	// refused (queue full for SUBMIT_WAIT), ShedPerS the producer skipped
+	// without submitting them, because its 2,048 submissions in flight
+	// were all waiting on the pool (skipped_backlog) or too many jobs
+	// waited for the consumer's confirmation (refused_full). The table
+	// shows the two apart (refused/s, skipped/s).
 	RejectedPerS *float64 `json:"rejected_per_s"`
 	RefusedPerS  *float64 `json:"refused_per_s"`
 	ShedPerS     *float64 `json:"shed_per_s"`
 
 	Fast    Fast    `json:"fast_jobs"`
 	Blocked Blocked `json:"blocked_sends"`
+	// ResultsBuffer is the results channel at the window's end; nil when
+	// the workers do not say.
+	ResultsBuffer *BufferFill `json:"results_buffer"`
 	// Processes are the "standard metrics" of each service (and of
 	// Jaeger, own stack only): CPU and memory.
 	Processes  map[string]Process `json:"processes"`
@@ -167,6 +172,28 @@ type Blocked struct {
 	Workers      *int     `json:"workers"`
 }
 
+// BufferFill is how full the results channel was at the window's end and
+// how it changed over the window. Under sustained overload a bigger buffer
+// only delays the blocking: until it is full no worker blocks, so a row
+// whose buffer was still filling measured a state that does not last.
+type BufferFill struct {
+	// Held is what the channel held (the non-blocking mode's overflow
+	// included); Room what it holds before a send blocks (every lane's
+	// slots, plus the overflow in non-blocking mode).
+	Held int `json:"held"`
+	Room int `json:"room"`
+	// GrowthPerS is Held's change over the window, per second.
+	GrowthPerS float64 `json:"growth_per_s"`
+	// FillingUntilS is, when it was still filling at the window's end, how
+	// much longer it would have taken to fill at that rate; null when it
+	// was not filling (full, steady, or draining).
+	FillingUntilS *float64 `json:"filling_until_s"`
+}
+
+// Filling reports whether the buffer was still filling when the window
+// closed.
+func (b *BufferFill) Filling() bool { return b != nil && b.FillingUntilS != nil }
+
 // Process is one process's CPU and memory during the window.
 type Process struct {
 	// CPUPercent is CPU time / window; 100 is one core.
@@ -209,16 +236,27 @@ type Harness struct {
 	MachineBusyPercent *float64 `json:"machine_busy_percent"`
 	// StackCPUPercent is the CPU of the services and Jaeger; ExperimentCPUPercent
 	// the experiment's own; OtherCPUPercent everything else on the machine.
+	// All four are shares of the same CPU time, sampled together: the
+	// machine's CPU time over the window when the machine is read, else
+	// the window × the CPU count.
 	StackCPUPercent *float64 `json:"stack_cpu_percent"`
 	// StackCPUWaitPercent is the share of the time the stack's processes
 	// were ready to run that they spent waiting for a CPU (Linux
-	// schedstat; own stack only): high means the machine starved them.
+	// schedstat; own stack only). It counts waits for a CPU the process's
+	// own threads hold and the wake-up of an idle (virtual) CPU too, so Go's
+	// many short wake-ups keep it high even on a quiet machine: compare
+	// rows, and read it only beside MachineBusyPercent.
 	StackCPUWaitPercent  *float64 `json:"stack_cpu_wait_percent"`
 	ExperimentCPUPercent *float64 `json:"experiment_cpu_percent"`
 	OtherCPUPercent      *float64 `json:"other_cpu_percent"`
 	// BehindPerS are jobs per second the producer owed but could not
 	// generate in time.
 	BehindPerS *float64 `json:"producer_behind_per_s"`
+	// Skipped is true when the producer skipped jobs without submitting
+	// them (ShedPerS > 0): the pool saw less than the load offered. Those
+	// jobs are traced as shed (submit.outcome skipped_backlog or
+	// skipped_unconfirmed), so the model still counts them as arrivals.
+	Skipped bool `json:"producer_skipped"`
 	// SpansLost are spans dropped or failed on export, all services.
 	SpansLost *uint64 `json:"spans_lost"`
 	// Limited is true when any warning says the numbers are the harness's.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/analysis"
@@ -22,6 +23,15 @@ const (
 	// otherLimit: other processes using this much of the machine are
 	// worth saying.
 	otherLimit = 20.0
+	// fillingMin, fillingMinShare: a results buffer that grew by fewer
+	// results, or less than this share of its room, over the window is
+	// steady, not filling (the default 4 slots swing between empty and
+	// full all the time).
+	fillingMin      = 10
+	fillingMinShare = 0.01
+	// accountingSlack: the processes' CPU may exceed the machine's busy
+	// share by this much (percentage points) from rounding to ticks.
+	accountingSlack = 1.0
 )
 
 // measurement fills a row's numbers from the snapshots at the window's
@@ -49,6 +59,7 @@ func measurement(row *result.Row, w plan.Workload, a, b measure.Snapshot, cpus i
 	shed := rate(ac.Producer.Shed(), bc.Producer.Shed())
 	row.RefusedPerS, row.ShedPerS = refused, shed
 	row.RejectedPerS = result.F(round(*refused+*shed, 2))
+	row.ResultsBuffer = bufferFill(a.Counters, b.Counters, secs)
 
 	handled := int(bc.FastHandled() - ac.FastHandled())
 	row.Fast.Handled = &handled
@@ -64,16 +75,22 @@ func measurement(row *result.Row, w plan.Workload, a, b measure.Snapshot, cpus i
 		row.Blocked.Share = result.F(round(math.Min(math.Max(share, 0), 1), 4))
 	}
 
+	// CPU shares over the interval the CPU readings span (they are taken
+	// together, after the counters).
+	cpuSecs := secs
+	if !a.CPUAt.IsZero() && !b.CPUAt.IsZero() {
+		cpuSecs = b.CPUAt.Sub(a.CPUAt).Seconds()
+	}
 	row.Processes = map[string]result.Process{}
 	var stackCPU, stackWait time.Duration
 	stackKnown, waitKnown := true, len(b.Procs) > 0
 	for name, pb := range b.Procs {
 		pa, ok := a.Procs[name]
 		var p result.Process
-		if ok && pa.HasCPU && pb.HasCPU {
+		if ok && pa.HasCPU && pb.HasCPU && cpuSecs > 0 {
 			d := pb.CPU - pa.CPU
 			stackCPU += d
-			p.CPUPercent = result.F(round(100*d.Seconds()/secs, 1))
+			p.CPUPercent = result.F(round(100*d.Seconds()/cpuSecs, 1))
 		} else {
 			stackKnown = false
 		}
@@ -97,6 +114,22 @@ func measurement(row *result.Row, w plan.Workload, a, b measure.Snapshot, cpus i
 	harness(row, w, a, b, secs, cpus, stackCPU, stackKnown)
 }
 
+// bufferFill is the results channel at the window's end, and whether it
+// was still filling: not yet full, and it grew over the window by at least
+// fillingMin results and fillingMinShare of its room.
+func bufferFill(a, b measure.Counters, secs float64) *result.BufferFill {
+	held, room := b.ResultsHeld()
+	before, _ := a.ResultsHeld()
+	if room <= 0 {
+		return nil
+	}
+	f := &result.BufferFill{Held: held, Room: room, GrowthPerS: round(float64(held-before)/secs, 2)}
+	if grew := held - before; held < room && grew >= fillingMin && float64(grew) >= fillingMinShare*float64(room) {
+		f.FillingUntilS = result.F(round(float64(room-held)/(float64(grew)/secs), 1))
+	}
+	return f
+}
+
 // harness says whether the machine rather than the system limited the row.
 func harness(row *result.Row, w plan.Workload, a, b measure.Snapshot, secs float64, cpus int, stackCPU time.Duration, stackKnown bool) {
 	h := &row.Harness
@@ -112,6 +145,36 @@ func harness(row *result.Row, w plan.Workload, a, b measure.Snapshot, secs float
 				"the producer generated %.0f of the planned %g jobs/s: the machine could not keep up with the load itself", generated, w.Steady.Rate))
 		}
 	}
+	if shed := row.ShedPerS; shed != nil && *shed > 0 {
+		h.Skipped = true
+		backlog := float64(bc.Producer.Steady.SkippedBacklog-ac.Producer.Steady.SkippedBacklog) / secs
+		full := float64(bc.Producer.Delivery.RefusedFull-ac.Producer.Delivery.RefusedFull) / secs
+		var why []string
+		if backlog > 0 {
+			cap := "all its submissions in flight"
+			if n := bc.Producer.Steady.MaxInFlight; n > 0 {
+				cap = fmt.Sprintf("its %d submissions in flight", n)
+			}
+			why = append(why, fmt.Sprintf("%.1f/s because %s were waiting on the pool (skipped_backlog)", backlog, cap))
+		}
+		if full > 0 {
+			why = append(why, fmt.Sprintf("%.1f/s because too many jobs waited for the consumer's confirmation (refused_full)", full))
+		}
+		msg := fmt.Sprintf("the producer skipped %.1f jobs/s without submitting them", *shed)
+		if len(why) > 0 {
+			msg += ": " + strings.Join(why, "; ")
+		}
+		if row.OfferedPerS != nil {
+			msg += fmt.Sprintf(". The pool saw %.1f of the %.1f jobs/s offered", math.Max(*row.OfferedPerS-*shed-behind, 0), *row.OfferedPerS)
+		}
+		h.Warnings = append(h.Warnings, msg+"; each skipped job is traced as shed, so the model still counts it as arrived")
+	}
+	if f := row.ResultsBuffer; f.Filling() && w.Steady != nil {
+		h.Warnings = append(h.Warnings, fmt.Sprintf(
+			"the results buffer was still filling when the window closed (%d of %d held, +%.1f/s): it would have been full about %.0f s later. "+
+				"Until then no worker blocks, so this row's blocked share does not last: under sustained overload a bigger buffer only delays the blocking "+
+				"(a longer warmup measures past the fill)", f.Held, f.Room, f.GrowthPerS, *f.FillingUntilS))
+	}
 	lost := bc.SpansLost() - ac.SpansLost()
 	h.SpansLost = &lost
 	if lost > 0 {
@@ -122,18 +185,26 @@ func harness(row *result.Row, w plan.Workload, a, b measure.Snapshot, secs float
 		if total > 0 {
 			busy := 100 * (b.Machine.Busy - a.Machine.Busy).Seconds() / total
 			h.MachineBusyPercent = result.F(round(busy, 1))
-			capacity := secs * float64(cpus)
+			// Shares of the machine's own count of CPU time over the
+			// interval, read together with the processes': the stack's
+			// share and the machine's busy share divide by the same time.
 			var ours float64
 			if stackKnown {
-				h.StackCPUPercent = result.F(round(100*stackCPU.Seconds()/capacity, 1))
+				h.StackCPUPercent = result.F(round(100*stackCPU.Seconds()/total, 1))
 				ours += *h.StackCPUPercent
 			}
 			if a.Self != nil && b.Self != nil {
-				h.ExperimentCPUPercent = result.F(round(100*(*b.Self-*a.Self).Seconds()/capacity, 1))
+				h.ExperimentCPUPercent = result.F(round(100*(*b.Self-*a.Self).Seconds()/total, 1))
 				ours += *h.ExperimentCPUPercent
 			}
 			if stackKnown {
 				h.OtherCPUPercent = result.F(round(math.Max(busy-ours, 0), 1))
+				if ours > busy+accountingSlack {
+					// The kernel keeps a process's CPU time and a CPU's busy
+					// time in separate counters, ticked apart.
+					h.Warnings = append(h.Warnings, fmt.Sprintf(
+						"the processes' CPU time (%.1f%% of the machine) exceeds the machine's busy time (%.1f%%): the kernel counts the two apart, so the CPU shares are approximate", ours, busy))
+				}
 			}
 			use := fmt.Sprintf("the machine's CPUs were %.0f%% busy", busy)
 			if h.StackCPUPercent != nil && h.OtherCPUPercent != nil {

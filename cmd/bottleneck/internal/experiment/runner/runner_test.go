@@ -88,6 +88,7 @@ func (f *fakeSystem) advance() {
 	add(&c.Producer.Submitted, "cache-read", r.offered-r.refused-r.shed-r.behind)
 	add(&c.Producer.Rejected, "cache-read", r.refused)
 	c.Producer.Steady.SkippedBacklog += uint64(r.shed*secs + 0.5)
+	c.Producer.Steady.MaxInFlight = 2048
 	c.Producer.Steady.SkippedBehind += uint64(r.behind*secs + 0.5)
 	c.Producer.Steady.Generated += uint64((r.offered-r.behind)*secs + 0.5)
 	c.Consumer.Handled += uint64(r.delivered*secs + 0.5)
@@ -293,8 +294,15 @@ func TestRunnerMeasuresEveryRowInOrder(t *testing.T) {
 	if w := prod.Fast.Worst; w == nil || w.TraceID != "t2" || w.URL != "http://jaeger.test/trace/t2" || w.Type != "database" || w.EndToEndMS != 2500 {
 		t.Errorf("worst fast job %+v", w)
 	}
-	if !prod.Bottleneck.Available || prod.Bottleneck.Stage != "consumer" || prod.Harness.Limited || len(prod.Harness.Warnings) != 0 {
+	if !prod.Bottleneck.Available || prod.Bottleneck.Stage != "consumer" || prod.Harness.Limited {
 		t.Errorf("production bottleneck %+v harness %+v", prod.Bottleneck, prod.Harness)
+	}
+	// The producer skipped half the load: flagged, and said apart from
+	// what the pool refused, but not the machine's limit.
+	skipped := "the producer skipped 50.0 jobs/s without submitting them: 50.0/s because its 2048 submissions in flight were waiting on the pool (skipped_backlog). " +
+		"The pool saw 50.0 of the 100.0 jobs/s offered"
+	if h := prod.Harness; !h.Skipped || len(h.Warnings) != 1 || !strings.Contains(h.Warnings[0], skipped) {
+		t.Errorf("production harness %+v, want one warning: %q", h, skipped)
 	}
 	if got := strings.Join(prod.Settings, " "); got != "producer:LOG_LEVEL=error workers:LOG_LEVEL=error vendor-mock:LOG_LEVEL=error consumer:LOG_LEVEL=error" {
 		t.Errorf("production settings %q", got)
@@ -359,7 +367,7 @@ func TestRunnerSavesTheSlowestTrace(t *testing.T) {
 	}
 	r.SaveTrace = func(string, jaegerapi.Trace) (string, error) { return "", errors.New("disk full") }
 	rows, _ = r.Run(context.Background(), p)
-	if w := rows[0].Harness.Warnings; len(w) != 1 || !strings.Contains(w[0], "disk full") || rows[0].Status != result.StatusMeasured {
+	if w := rows[0].Harness.Warnings; len(w) != 2 || !strings.Contains(w[1], "disk full") || rows[0].Status != result.StatusMeasured {
 		t.Errorf("a trace that could not be saved: %s %v", rows[0].Status, w)
 	}
 }
@@ -487,6 +495,7 @@ func TestRunnerTellsABusyMachineFromALimitingOne(t *testing.T) {
 	sys.model = func(env settings.Env) rates {
 		m := model(env)
 		m.machineBusy = 0.6 // others use most of it, but CPU was left
+		m.refused, m.shed = m.refused+m.shed, 0
 		return m
 	}
 	rows, _ := r.Run(context.Background(), p)
@@ -505,6 +514,7 @@ func TestRunnerSaysWhenTheHarnessLimitedARow(t *testing.T) {
 	sys.model = func(env settings.Env) rates {
 		m := model(env)
 		m.behind, m.machineBusy, m.spansLost, m.workersWait = 10, 0.95, 3, 0.05
+		m.refused, m.shed = m.refused+m.shed, 0
 		return m
 	}
 	rows, _ := r.Run(context.Background(), p)

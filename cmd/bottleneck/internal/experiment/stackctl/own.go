@@ -154,6 +154,10 @@ func (o *Own) Snapshot(ctx context.Context) (measure.Snapshot, error) {
 		return s, errors.Join(err, o.alive())
 	}
 	s.Counters = c
+	// The CPU readings together, after the counters (whose HTTP calls take
+	// a varying time under load): the machine's right after the
+	// processes', so both cover the same interval.
+	s.CPUAt = time.Now()
 	for _, name := range []string{stack.Producer, stack.Workers, stack.VendorMock, stack.Consumer, stack.Jaeger} {
 		if pid := o.st.Pid(name); pid > 0 {
 			if p, err := measure.ReadProc(pid); err == nil {

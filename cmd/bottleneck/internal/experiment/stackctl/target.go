@@ -299,15 +299,22 @@ func (t *Target) Snapshot(ctx context.Context) (measure.Snapshot, error) {
 		return s, err
 	}
 	s.Counters = c
-	for name, u := range map[string]string{settings.Producer: t.urls.Producer, settings.Workers: t.urls.Workers, settings.VendorMock: t.urls.VendorMock, settings.Consumer: t.urls.Consumer} {
-		if p, err := measure.ReadMetrics(ctx, t.admin.http, u); err == nil {
-			s.Procs[name] = p
-		}
-	}
+	// The CPU readings together, after the counters: the machine's and
+	// our own first, then each service's /metrics in the same order every
+	// time, so every interval is about the same.
+	s.CPUAt = time.Now()
 	if t.local {
 		s.Machine, _ = measure.ReadMachine()
 	}
 	s.Self, _ = measure.ReadSelf()
+	for _, svc := range []struct{ name, url string }{
+		{settings.Producer, t.urls.Producer}, {settings.Workers, t.urls.Workers},
+		{settings.VendorMock, t.urls.VendorMock}, {settings.Consumer, t.urls.Consumer},
+	} {
+		if p, err := measure.ReadMetrics(ctx, t.admin.http, svc.url); err == nil {
+			s.Procs[svc.name] = p
+		}
+	}
 	return s, nil
 }
 
