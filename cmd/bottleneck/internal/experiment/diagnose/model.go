@@ -29,6 +29,7 @@ func (m Model) Diagnose(s measure.TraceSample) Diagnosis {
 	}
 	a := analysis.Analyze(s.Analysis, analysis.Options{
 		WindowStart: s.AnalysisStart, WindowEnd: s.AnalysisEnd, Limit: s.AnalysisLimit, Admin: m.Admin,
+		Completions: s.Completions,
 	})
 	v := a.Verdict
 	d := Diagnosis{Bottleneck: result.Bottleneck{

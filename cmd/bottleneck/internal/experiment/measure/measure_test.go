@@ -218,7 +218,11 @@ func TestTraceSamplerSpreadsTheSampleOverTheWindow(t *testing.T) {
 	if len(got.Analysis) != 3 || !got.AnalysisTruncated || !got.AnalysisStart.Equal(t0) || !got.AnalysisEnd.Equal(t0.Add(4*time.Second*2/3)) || got.AnalysisLimit != 3 {
 		t.Errorf("analysis: %d traces, truncated %v, %s..%s, limit %d", len(got.Analysis), got.AnalysisTruncated, got.AnalysisStart, got.AnalysisEnd, got.AnalysisLimit)
 	}
-	want := []string{"consumer result.process 5", "consumer result.process 5", "consumer result.process 5", "consumer result.process 5", "producer  3"}
+	// And what the consumer handled in that part, whenever it arrived.
+	if len(got.Completions) != 3 {
+		t.Errorf("%d completions, want the limit's 3", len(got.Completions))
+	}
+	want := []string{"consumer result.process 5", "consumer result.process 5", "consumer result.process 5", "consumer result.process 5", "producer  3", "consumer result.process 3"}
 	if strings.Join(fj.queries, "|") != strings.Join(want, "|") {
 		t.Errorf("queries %q, want %q", fj.queries, want)
 	}

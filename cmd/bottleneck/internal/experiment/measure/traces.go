@@ -36,7 +36,14 @@ type TraceSample struct {
 	// the window to finish: the model reads each job's whole story, and
 	// jobs that arrived just before the window closed are still in
 	// flight when the row ends.
-	Analysis      []jaegerapi.Trace
+	Analysis []jaegerapi.Trace
+	// Completions are the traces of the jobs the consumer handled in the
+	// analysis window, whenever they arrived (the consumer's
+	// result.process), at most AnalysisLimit. Under a deep backlog a job
+	// takes longer end to end than the whole row, so none of the jobs in
+	// Analysis is handled before the row ends: without these the model
+	// would see no consumer at all.
+	Completions   []jaegerapi.Trace
 	AnalysisStart time.Time
 	AnalysisEnd   time.Time
 	// AnalysisTruncated is true when the limit (AnalysisLimit) cut the
@@ -141,6 +148,13 @@ func (s *TraceSampler) Sample(ctx context.Context, start, end time.Time) (TraceS
 		return out, fmt.Errorf("reading the producer's traces: %w", err)
 	}
 	out.Analysis, out.AnalysisTruncated, out.AnalysisLimit = traces, len(traces) >= limit, limit
+	done, err := s.Jaeger.FindTraces(ctx, jaegerapi.Query{
+		Service: ConsumerService, Operation: spans.ResultProcess, Start: out.AnalysisStart, End: out.AnalysisEnd, Limit: limit,
+	})
+	if err != nil {
+		return out, fmt.Errorf("reading the consumer's completions: %w", err)
+	}
+	out.Completions = done
 	return out, nil
 }
 
