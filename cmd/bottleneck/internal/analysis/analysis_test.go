@@ -1029,3 +1029,37 @@ func TestLanesComeWithTheWorkersTheVendorJobsNeed(t *testing.T) {
 		t.Errorf("fix %+v: want both settings in one fix, all the load handled, fast jobs' p99 far below the %.0f ms simulated now", fx, a.ModelFit.SimulatedFastP99MS)
 	}
 }
+
+// TestDeepQueueMeasuresWorkOnTheJobsHandled is the experiment's queue-x10
+// row: a 400-job queue full behind a slow consumer, so the jobs that
+// arrived in a 10 s window are still queued when it ends and none reached
+// a worker. The workers' service time then comes from the jobs handled in
+// the window (worked on shortly before it), not from nowhere: without it
+// the consumer's fix was predicted to carry the whole offered load past
+// four workers busy with vendor calls.
+func TestDeepQueueMeasuresWorkOnTheJobsHandled(t *testing.T) {
+	cfg := withCfg(func(c *analysis.SimConfig) { c.QueueSize = 400 })
+	r := analysistest.Simulate(cfg, analysistest.Load{Rate: 100, Seconds: 40, Mix: [3]float64{60, 20, 20}, VendorMS: healthy, ConsumerMS: 50, RTTMS: 1, Seed: 4})
+	r.ReadAtMS = 40000
+	all := r.Traces(2)
+	o := r.Options()
+	o.WindowStart = time.UnixMicro(analysistest.Base + 30_000_000)
+	arrived := arrivedAfter(all, o.WindowStart)
+	o.Completions = completedAfter(all, o.WindowStart)
+	a := analysis.Analyze(arrived, o)
+	wantVerdict(t, a, analysis.StageConsumer, analysis.KindCapacity)
+	w := a.Stage(analysis.StageWorkers)
+	// 4 workers at ~48 ms a job on average (a fifth of them 100-300 ms
+	// vendor calls): about 80 jobs/s.
+	if w.Samples < 50 || w.CapacityPerS < 60 || w.CapacityPerS > 110 {
+		t.Fatalf("workers %+v: want their work measured on the jobs handled, ~80 jobs/s", w)
+	}
+	fx := fixFor(a, "CONCURRENCY")
+	if fx == nil {
+		t.Fatalf("fixes %v, want CONCURRENCY", settings(a))
+	}
+	if p := fx.Predicted; p.ThroughputPerS > 1.05*w.CapacityPerS || p.BottleneckStage != analysis.StageWorkers {
+		t.Errorf("the consumer's fix predicts %.1f jobs/s limited by %q; want at most the workers' %.1f, and the workers next",
+			p.ThroughputPerS, p.BottleneckStage, w.CapacityPerS)
+	}
+}

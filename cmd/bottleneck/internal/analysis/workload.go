@@ -36,11 +36,11 @@ func buildSimInput(jobs []Job, p Period, c *Config, m *measures, steady bool, bu
 	var pattern []*Job
 	for i := range jobs {
 		j := &jobs[i]
-		if j.Earlier {
-			continue // handled in the period; worked on before it
-		}
-		if j.WorkEnd > 0 {
+		if m.workSampled(j) {
 			byType[j.Type] = append(byType[j.Type], sample{j.WorkMS(), j.VendorMS})
+		}
+		if j.Earlier {
+			continue // handled in the period; arrived before it
 		}
 		if j.arrivedIn(p) {
 			pattern = append(pattern, j)

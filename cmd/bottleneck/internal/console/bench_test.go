@@ -86,6 +86,6 @@ func BenchmarkDiagnose(b *testing.B) {
 	d := DefaultDiagnoser()
 	b.ReportMetric(float64(len(in)), "traces")
 	for b.Loop() {
-		d.Diagnose(in, now.Add(-30*time.Second), now)
+		d.Diagnose(in, nil, now.Add(-30*time.Second), now)
 	}
 }

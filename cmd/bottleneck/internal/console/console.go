@@ -34,6 +34,7 @@ import (
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/console/traceview"
 	"github.com/hidden-bottleneck/hidden-bottleneck/cmd/bottleneck/internal/jaegerapi"
 	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/httpjson"
+	"github.com/hidden-bottleneck/hidden-bottleneck/pkg/spans"
 )
 
 // Options configure a console.
@@ -266,15 +267,32 @@ func (c *Console) diagnosis(s *collect.Snapshot) diagnose.Diagnosis {
 	from := to.Add(-c.opt.DiagnosisWindow)
 	lo, hi := from.UnixMicro(), to.UnixMicro()
 	in := make([]jaegerapi.Trace, 0, len(s.Traces))
+	var done []jaegerapi.Trace
 	for _, t := range s.Traces {
-		if at := arrival(t); at >= lo && at < hi {
+		switch at := arrival(t); {
+		case at >= lo && at < hi:
 			in = append(in, *t)
+		case at < lo && handledIn(t, lo, hi):
+			done = append(done, *t)
 		}
 	}
-	c.diag = c.opt.Diagnoser.Diagnose(in, from, to)
+	c.diag = c.opt.Diagnoser.Diagnose(in, done, from, to)
 	c.diag.WindowStart, c.diag.WindowEnd = from, to
 	c.diagVersion, c.diagAt = s.TracesVersion, s.At
 	return c.diag
+}
+
+// handledIn says whether the consumer handled t's job in [lo, hi) µs.
+// Behind a full 400-slot results channel a job takes longer end to end
+// than the diagnosis window: the jobs handled in it arrived before it, and
+// only they show the consumer's pace (the analysis's Completions).
+func handledIn(t *jaegerapi.Trace, lo, hi int64) bool {
+	for i := range t.Spans {
+		if s := &t.Spans[i]; s.OperationName == spans.ResultProcess && s.StartTime >= lo && s.StartTime < hi {
+			return true
+		}
+	}
+	return false
 }
 
 // arrival is when a trace's job arrived, in µs: its earliest span, the

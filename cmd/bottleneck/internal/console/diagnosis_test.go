@@ -173,3 +173,36 @@ func TestDiagnosisJSONIsSnakeCase(t *testing.T) {
 		}
 	}
 }
+
+// A diagnosis window shorter than the jobs take end to end (a full
+// 400-slot results channel makes it ~22 s; `--diagnosis-window 10s`): none
+// of the jobs that arrived in it is handled yet. The jobs the consumer
+// handled in it arrived before it, and they are what shows its pace; the
+// console hands them to the analysis as its completions.
+func TestDiagnosisWindowShorterThanTheJobsTake(t *testing.T) {
+	const rate, seconds = 100.0, 75
+	cfg := analysistest.IncidentConfig()
+	cfg.ResultsBuffer = 400
+	run := analysistest.Simulate(cfg, analysistest.Load{Rate: rate, Seconds: seconds, Mix: [3]float64{1, 0, 0}, ConsumerMS: 50, RTTMS: 1, Seed: 3})
+	jaeger := &exportingJaeger{traces: run.Traces(2)}
+	window := collect.NewTraceWindow(jaeger, collect.WindowOptions{Keep: 90 * time.Second, MaxTraces: 20000, Limit: 5000})
+	window.SetEnabled(collect.StreamHandedOff, true)
+	base := time.UnixMicro(analysistest.Base)
+	var now time.Time
+	for sec := 1; sec <= seconds; sec++ {
+		now = base.Add(time.Duration(sec) * time.Second)
+		jaeger.now = now
+		if _, err := window.Poll(context.Background(), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	traces, version := window.Traces()
+	stats, _ := window.Stats()
+	s := &collect.Snapshot{At: now, Traces: traces, TracesVersion: version, Window: stats}
+	c := &Console{opt: Options{DiagnosisWindow: 10 * time.Second, Diagnoser: diagnose.Model{SimBudget: simBudget, Admin: testAdmin}, Log: slog.New(slog.DiscardHandler)}}
+	d := c.diagnosis(s)
+	t.Logf("%d jobs; %.1f/s offered, %.1f/s handled: %s", d.Jobs, d.OfferedPerS, d.Throughput, d.Verdict)
+	if d.Stage != "consumer" || d.Throughput < 15 || d.Throughput > 25 {
+		t.Errorf("stage %q at %.1f jobs/s handled (%s); want the consumer, at its ~20/s", d.Stage, d.Throughput, d.Verdict)
+	}
+}

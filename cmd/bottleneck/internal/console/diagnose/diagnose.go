@@ -86,5 +86,7 @@ type Fix struct {
 
 // Diagnoser analyses the traces of [from, to).
 type Diagnoser interface {
-	Diagnose(traces []jaegerapi.Trace, from, to time.Time) Diagnosis
+	// Diagnose judges the jobs that arrived in [from, to) (traces), with
+	// the jobs handled in it that arrived before (completions).
+	Diagnose(traces, completions []jaegerapi.Trace, from, to time.Time) Diagnosis
 }

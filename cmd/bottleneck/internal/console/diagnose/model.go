@@ -19,8 +19,8 @@ type Model struct {
 }
 
 // Diagnose runs analysis.Analyze over the window.
-func (m Model) Diagnose(traces []jaegerapi.Trace, from, to time.Time) Diagnosis {
-	a := analysis.Analyze(traces, analysis.Options{WindowStart: from, WindowEnd: to, Admin: m.Admin, SimBudget: m.SimBudget})
+func (m Model) Diagnose(traces, completions []jaegerapi.Trace, from, to time.Time) Diagnosis {
+	a := analysis.Analyze(traces, analysis.Options{WindowStart: from, WindowEnd: to, Admin: m.Admin, SimBudget: m.SimBudget, Completions: completions})
 	v := a.Verdict
 	d := Diagnosis{
 		Source:      "the capacity model (stages, demand, simulation)",
