@@ -84,9 +84,16 @@ func TestDiagnosisIsOverTheJobsThatArrivedInItsWindow(t *testing.T) {
 	}
 }
 
-func diagnoseSteadyOverload(t *testing.T, cfg analysis.SimConfig, handedOff bool) {
-	const rate, seconds = 100.0, 75
-	run := analysistest.Simulate(cfg, analysistest.Load{Rate: rate, Seconds: seconds, Mix: [3]float64{1, 0, 0}, ConsumerMS: 50, RTTMS: 1, Seed: 3})
+// overloadRate is the steady load of overloadSnapshot, in jobs/s.
+const overloadRate = 100.0
+
+// overloadSnapshot is what the console's collector holds after 75 s of a
+// steady overloadRate of cache reads under cfg, the consumer at 50 ms a
+// result: the trace window polled once a second, as the collector does.
+func overloadSnapshot(t *testing.T, cfg analysis.SimConfig, handedOff bool) *collect.Snapshot {
+	t.Helper()
+	const seconds = 75
+	run := analysistest.Simulate(cfg, analysistest.Load{Rate: overloadRate, Seconds: seconds, Mix: [3]float64{1, 0, 0}, ConsumerMS: 50, RTTMS: 1, Seed: 3})
 	jaeger := &exportingJaeger{traces: run.Traces(2)}
 	window := collect.NewTraceWindow(jaeger, collect.WindowOptions{Keep: 90 * time.Second, MaxTraces: 20000, Limit: 5000})
 	window.SetEnabled(collect.StreamHandedOff, handedOff)
@@ -102,9 +109,20 @@ func diagnoseSteadyOverload(t *testing.T, cfg analysis.SimConfig, handedOff bool
 	}
 	traces, version := window.Traces()
 	stats, _ := window.Stats()
-	s := &collect.Snapshot{At: now, Traces: traces, TracesVersion: version, Window: stats}
-	c := &Console{opt: Options{DiagnosisWindow: 30 * time.Second, Diagnoser: diagnose.Model{SimBudget: simBudget, Admin: testAdmin}, Log: slog.New(slog.DiscardHandler)}}
-	d := c.diagnosis(s)
+	return &collect.Snapshot{At: now, Traces: traces, TracesVersion: version, Window: stats}
+}
+
+// modelConsole is a console whose diagnosis covers window, with the
+// capacity model.
+func modelConsole(window time.Duration) *Console {
+	return &Console{opt: Options{DiagnosisWindow: window, Diagnoser: diagnose.Model{SimBudget: simBudget, Admin: testAdmin}, Log: slog.New(slog.DiscardHandler)}}
+}
+
+func diagnoseSteadyOverload(t *testing.T, cfg analysis.SimConfig, handedOff bool) {
+	const rate = overloadRate
+	s := overloadSnapshot(t, cfg, handedOff)
+	base, now := time.UnixMicro(analysistest.Base), s.At
+	d := modelConsole(30 * time.Second).diagnosis(s)
 	t.Logf("window %s..%s (now %s): %d jobs, %d shed; %.1f/s offered, %.1f/s shed, %.1f/s handled: %s",
 		d.WindowStart.Sub(base), d.WindowEnd.Sub(base), now.Sub(base), d.Jobs, d.Rejected, d.OfferedPerS, d.ShedPerS, d.Throughput, d.Verdict)
 
@@ -180,27 +198,9 @@ func TestDiagnosisJSONIsSnakeCase(t *testing.T) {
 // handled in it arrived before it, and they are what shows its pace; the
 // console hands them to the analysis as its completions.
 func TestDiagnosisWindowShorterThanTheJobsTake(t *testing.T) {
-	const rate, seconds = 100.0, 75
 	cfg := analysistest.IncidentConfig()
 	cfg.ResultsBuffer = 400
-	run := analysistest.Simulate(cfg, analysistest.Load{Rate: rate, Seconds: seconds, Mix: [3]float64{1, 0, 0}, ConsumerMS: 50, RTTMS: 1, Seed: 3})
-	jaeger := &exportingJaeger{traces: run.Traces(2)}
-	window := collect.NewTraceWindow(jaeger, collect.WindowOptions{Keep: 90 * time.Second, MaxTraces: 20000, Limit: 5000})
-	window.SetEnabled(collect.StreamHandedOff, true)
-	base := time.UnixMicro(analysistest.Base)
-	var now time.Time
-	for sec := 1; sec <= seconds; sec++ {
-		now = base.Add(time.Duration(sec) * time.Second)
-		jaeger.now = now
-		if _, err := window.Poll(context.Background(), now); err != nil {
-			t.Fatal(err)
-		}
-	}
-	traces, version := window.Traces()
-	stats, _ := window.Stats()
-	s := &collect.Snapshot{At: now, Traces: traces, TracesVersion: version, Window: stats}
-	c := &Console{opt: Options{DiagnosisWindow: 10 * time.Second, Diagnoser: diagnose.Model{SimBudget: simBudget, Admin: testAdmin}, Log: slog.New(slog.DiscardHandler)}}
-	d := c.diagnosis(s)
+	d := modelConsole(10 * time.Second).diagnosis(overloadSnapshot(t, cfg, true))
 	t.Logf("%d jobs; %.1f/s offered, %.1f/s handled: %s", d.Jobs, d.OfferedPerS, d.Throughput, d.Verdict)
 	if d.Stage != "consumer" || d.Throughput < 15 || d.Throughput > 25 {
 		t.Errorf("stage %q at %.1f jobs/s handled (%s); want the consumer, at its ~20/s", d.Stage, d.Throughput, d.Verdict)
