@@ -285,7 +285,7 @@ func (m measures) withVendorTimeout(jobs []Job, p Period, t float64) (measures, 
 	var n, calls, cut int
 	for i := range jobs {
 		j := &jobs[i]
-		if !m.workSampled(j) || !j.Earlier && !p.contains(j.WorkStart) {
+		if !m.workSampledIn(j, p) {
 			continue
 		}
 		w := j.WorkMS()
@@ -476,7 +476,7 @@ func (f *fixer) vendorTimeout() *Fix {
 	var cut, calls int
 	for i := range a.JobList {
 		j := &a.JobList[i]
-		if !j.HasVendor || !f.m.workSampled(j) || !j.Earlier && !a.Period.contains(j.WorkStart) {
+		if !j.HasVendor || !f.m.workSampledIn(j, a.Period) {
 			continue
 		}
 		calls++

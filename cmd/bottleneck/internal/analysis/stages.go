@@ -359,6 +359,12 @@ func (m *measures) workSampled(j *Job) bool {
 	return j.WorkStart > 0 && j.WorkEnd > 0 && (!j.Earlier || m.workEarlier)
 }
 
+// workSampledIn is workSampled limited to work that began in p, except for
+// the jobs handled in p, whose work (when it is sampled) began before it.
+func (m *measures) workSampledIn(j *Job, p Period) bool {
+	return m.workSampled(j) && (j.Earlier || p.contains(j.WorkStart))
+}
+
 // fill is a buffer's mean fill L/slots. A blocking buffer can't hold more
 // than its slots: a fill above them comes from waits measured under other
 // settings (a bigger buffer earlier in the window), and a non-blocking
